@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+// Postern: a Postfix-compatible mail transfer agent. One executable per daemon and per
+// command, one shared library, thin bridges to the C libraries it uses.
+import PackageDescription
+
+let daemons = ["master", "smtpd", "qmgr", "local", "smtp", "anvil", "spawn", "pickup"]
+let commands = [
+    "postern", "postconf", "postmap", "postalias", "postqueue", "postsuper", "postcat",
+    "sendmail", "postdrop",
+]
+
+// Glibc-only daemons with the Swift runtime linked in statically start fast and stay small.
+let programSettings: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+
+let package = Package(
+    name: "Postern",
+    targets: [
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl"),
+        .systemLibrary(name: "CSASL", path: "Sources/CSASL", pkgConfig: "libsasl2"),
+        .systemLibrary(name: "CCDB", path: "Sources/CCDB"),
+        .systemLibrary(name: "CPCRE2", path: "Sources/CPCRE2", pkgConfig: "libpcre2-8"),
+        .systemLibrary(name: "CUnbound", path: "Sources/CUnbound"),
+        .target(name: "CSupport", path: "Sources/CSupport"),
+        .target(
+            name: "Shared",
+            dependencies: ["CSupport", "COpenSSL", "CSASL", "CCDB", "CPCRE2", "CUnbound"],
+            path: "Sources/Shared"
+        ),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Shared"],
+            path: "Tests/IntegrationTests"
+        ),
+    ]
+        + (daemons + commands).map { name in
+            .executableTarget(
+                name: name,
+                dependencies: ["Shared"],
+                path: "Sources/\(name)",
+                linkerSettings: programSettings
+            )
+        },
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,5 @@
+/* CUnbound: libunbound, the DNS resolver library. */
+#ifndef POSTERN_CUNBOUND_H
+#define POSTERN_CUNBOUND_H
+#include <unbound.h>
+#endif
