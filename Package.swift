@@ -26,6 +26,8 @@ let package = Package(
             dependencies: ["CSupport", "COpenSSL", "CSASL", "CCDB", "CPCRE2", "CUnbound"],
             path: "Sources/Shared"
         ),
+        // A tiny single-client service the master's tests supervise.
+        .executableTarget(name: "testd", dependencies: ["Shared"], path: "Tests/Fixtures/testd"),
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
         .testTarget(
             name: "IntegrationTests",

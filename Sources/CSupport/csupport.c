@@ -119,3 +119,11 @@ int postern_ioctl_fionread(int fd) {
 
 int postern_errno(void) { return errno; }
 void postern_set_errno(int e) { errno = e; }
+
+int postern_peer_uid(int fd, uid_t *uid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *uid = cred.uid;
+    return 0;
+}

@@ -28,12 +28,17 @@ EXTRA = [  # Postern's own parameters: name, kind, default
     ("master_control_timeout", "time:s", "10s"),
 ]
 
+# Numeric-looking defaults whose values are not integers.
+STRINGS = {"compatibility_level", "mail_release_date"}
+
 def kind(name, value):
+    if name in STRINGS:
+        return "string"
     if name in COMPUTED:
         return "computed"
     if value in ("yes", "no"):
         return "bool"
-    m = re.fullmatch(r"\d+([smhdw])", value)
+    m = re.fullmatch(r"\d+([smhdw])", value) or re.fullmatch(r"\$\{.*\}([smhdw])", value)
     if m:
         return "time:" + m.group(1)
     if re.fullmatch(r"\d+", value):
@@ -43,9 +48,14 @@ def kind(name, value):
 lines = subprocess.run(["postconf", "-d"], capture_output=True, text=True, check=True).stdout.splitlines()
 rows = []
 for line in lines:
-    name, _, value = line.partition(" = ")
+    name, _, value = line.partition(" =")
+    value = value[1:] if value.startswith(" ") else value
     value = OVERRIDES.get(name, value)
     rows.append((name, kind(name, value), value))
+# A default that is just another parameter (`$smtp_xxx`) takes that parameter's kind.
+kinds = {name: k for name, k, _ in rows}
+rows = [(name, kinds.get(re.fullmatch(r"\$\{?(\w+)\}?", v).group(1), k) if k == "string" and re.fullmatch(r"\$\{?(\w+)\}?", v) else k, v)
+        for name, k, v in rows]
 rows += EXTRA
 rows.sort()
 half = (len(rows) + 1) // 2

@@ -30,6 +30,8 @@ int postern_signalfd_for(const int *sigs, int nsigs);
 int postern_ignore_signal(int sig);
 int postern_open(const char *path, int flags, int mode);
 int postern_ioctl_fionread(int fd);
+/* The uid of the process at the other end of a Unix socket. */
+int postern_peer_uid(int fd, uid_t *uid);
 /* errno as a value, for Swift code that must save it before other calls. */
 int postern_errno(void);
 void postern_set_errno(int e);

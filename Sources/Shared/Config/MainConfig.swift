@@ -2,6 +2,7 @@
 // with white space continue the previous one, `#` comment lines), values kept raw and
 // expanded lazily (`$name`, `${name}`, `$(name)`, `${name?text}`, `${name:text}`,
 // `${name?{a}:{b}}`, `${{x} op {y} ? {a} : {b}}`), master.cf `-o` overrides on top.
+import Glibc
 
 public final class MainConfig {
     /// One `name = value` from main.cf and the line it starts on.
@@ -41,10 +42,17 @@ public final class MainConfig {
 
     /// The configuration directory for a program: `-c DIR` if given, else `$MAIL_CONFIG`,
     /// else the built-in default.
+    /// The result is absolute, since daemons change to the queue directory.
     public static func locateDirectory(_ flag: String?) -> String {
-        if let flag, !flag.isEmpty { return flag }
-        if let env = ThisProcess.environment("MAIL_CONFIG"), !env.isEmpty { return env }
-        return ParameterRegistry.all["config_directory"]!.defaultValue
+        var directory = ParameterRegistry.all["config_directory"]!.defaultValue
+        if let flag, !flag.isEmpty {
+            directory = flag
+        } else if let env = ThisProcess.environment("MAIL_CONFIG"), !env.isEmpty {
+            directory = env
+        }
+        guard !directory.hasPrefix("/"), let resolved = realpath(directory, nil) else { return directory }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     func parse(_ text: String) throws {

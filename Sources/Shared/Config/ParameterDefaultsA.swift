@@ -35,9 +35,9 @@ extension ParameterRegistry {
         allow_min_user|bool|no
         allow_percent_hack|bool|yes
         allow_untrusted_routing|bool|no
-        alternate_config_directories =|string|
+        alternate_config_directories|string|
         always_add_missing_headers|bool|no
-        always_bcc =|string|
+        always_bcc|string|
         anvil_rate_time_unit|time:s|60s
         anvil_status_update_time|time:s|600s
         append_at_myorigin|bool|yes
@@ -49,62 +49,62 @@ extension ParameterRegistry {
         backwards_bounce_logfile_compatibility|bool|yes
         berkeley_db_create_buffer_size|int|16777216
         berkeley_db_read_buffer_size|int|131072
-        best_mx_transport =|string|
+        best_mx_transport|string|
         biff|bool|yes
-        body_checks =|string|
+        body_checks|string|
         body_checks_size_limit|int|51200
         bounce_notice_recipient|string|postmaster
         bounce_queue_lifetime|time:d|5d
         bounce_service_name|string|bounce
         bounce_size_limit|int|50000
-        bounce_template_file =|string|
+        bounce_template_file|string|
         broken_sasl_auth_clients|bool|no
-        bsmtp_delivery_slot_cost|string|$default_delivery_slot_cost
-        bsmtp_delivery_slot_discount|string|$default_delivery_slot_discount
-        bsmtp_delivery_slot_loan|string|$default_delivery_slot_loan
-        bsmtp_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        bsmtp_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        bsmtp_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        bsmtp_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        bsmtp_destination_rate_delay|string|$default_destination_rate_delay
-        bsmtp_destination_recipient_limit|string|$default_destination_recipient_limit
-        bsmtp_extra_recipient_limit|string|$default_extra_recipient_limit
-        bsmtp_initial_destination_concurrency|string|$initial_destination_concurrency
-        bsmtp_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        bsmtp_recipient_limit|string|$default_recipient_limit
-        bsmtp_recipient_refill_delay|string|$default_recipient_refill_delay
-        bsmtp_recipient_refill_limit|string|$default_recipient_refill_limit
-        bsmtp_time_limit|string|$command_time_limit
-        bsmtp_transport_rate_delay|string|$default_transport_rate_delay
+        bsmtp_delivery_slot_cost|int|$default_delivery_slot_cost
+        bsmtp_delivery_slot_discount|int|$default_delivery_slot_discount
+        bsmtp_delivery_slot_loan|int|$default_delivery_slot_loan
+        bsmtp_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        bsmtp_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        bsmtp_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        bsmtp_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        bsmtp_destination_rate_delay|time:s|$default_destination_rate_delay
+        bsmtp_destination_recipient_limit|int|$default_destination_recipient_limit
+        bsmtp_extra_recipient_limit|int|$default_extra_recipient_limit
+        bsmtp_initial_destination_concurrency|int|$initial_destination_concurrency
+        bsmtp_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        bsmtp_recipient_limit|int|$default_recipient_limit
+        bsmtp_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        bsmtp_recipient_refill_limit|int|$default_recipient_refill_limit
+        bsmtp_time_limit|time:s|$command_time_limit
+        bsmtp_transport_rate_delay|time:s|$default_transport_rate_delay
         canonical_classes|string|envelope_sender, envelope_recipient, header_sender, header_recipient
-        canonical_maps =|string|
+        canonical_maps|string|
         cleanup_replace_stray_cr_lf|bool|yes
         cleanup_service_name|string|cleanup
         command_directory|string|/usr/sbin
-        command_execution_directory =|string|
+        command_execution_directory|string|
         command_expansion_filter|string|1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
         command_time_limit|time:s|1000s
-        compatibility_level|int|0
+        compatibility_level|string|0
         config_directory|string|/etc/postern
         confirm_delay_cleared|bool|no
         connection_cache_protocol_timeout|time:s|5s
         connection_cache_service_name|string|scache
         connection_cache_status_update_time|time:s|600s
         connection_cache_ttl_limit|time:s|2s
-        content_filter =|string|
-        cyrus_sasl_config_path =|string|
+        content_filter|string|
+        cyrus_sasl_config_path|string|
         daemon_directory|string|/usr/libexec/postern
         daemon_table_open_error_is_fatal|bool|no
         daemon_timeout|time:s|18000s
         data_directory|string|/var/lib/postern
         debug_peer_level|int|2
-        debug_peer_list =|string|
-        debugger_command =|string|
+        debug_peer_list|string|
+        debugger_command|string|
         default_database_type|string|hash
         default_delivery_slot_cost|int|5
         default_delivery_slot_discount|int|50
         default_delivery_slot_loan|int|3
-        default_delivery_status_filter =|string|
+        default_delivery_status_filter|string|
         default_destination_concurrency_failed_cohort_limit|int|1
         default_destination_concurrency_limit|int|20
         default_destination_concurrency_negative_feedback|int|1
@@ -112,7 +112,7 @@ extension ParameterRegistry {
         default_destination_rate_delay|time:s|0s
         default_destination_recipient_limit|int|50
         default_extra_recipient_limit|int|1000
-        default_filter_nexthop =|string|
+        default_filter_nexthop|string|
         default_minimum_delivery_slots|int|3
         default_privs|string|nobody
         default_process_limit|int|100
@@ -125,7 +125,7 @@ extension ParameterRegistry {
         default_verp_delimiters|string|+=
         defer_code|int|450
         defer_service_name|string|defer
-        defer_transports =|string|
+        defer_transports|string|
         delay_logging_resolution_limit|int|2
         delay_notice_recipient|string|postmaster
         delay_warning_time|time:h|0h
@@ -154,29 +154,29 @@ extension ParameterRegistry {
         enable_long_queue_ids|bool|no
         enable_original_recipient|bool|yes
         enable_threaded_bounces|bool|no
-        error_delivery_slot_cost|string|$default_delivery_slot_cost
-        error_delivery_slot_discount|string|$default_delivery_slot_discount
-        error_delivery_slot_loan|string|$default_delivery_slot_loan
-        error_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        error_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        error_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        error_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        error_destination_rate_delay|string|$default_destination_rate_delay
-        error_destination_recipient_limit|string|$default_destination_recipient_limit
-        error_extra_recipient_limit|string|$default_extra_recipient_limit
-        error_initial_destination_concurrency|string|$initial_destination_concurrency
-        error_minimum_delivery_slots|string|$default_minimum_delivery_slots
+        error_delivery_slot_cost|int|$default_delivery_slot_cost
+        error_delivery_slot_discount|int|$default_delivery_slot_discount
+        error_delivery_slot_loan|int|$default_delivery_slot_loan
+        error_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        error_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        error_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        error_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        error_destination_rate_delay|time:s|$default_destination_rate_delay
+        error_destination_recipient_limit|int|$default_destination_recipient_limit
+        error_extra_recipient_limit|int|$default_extra_recipient_limit
+        error_initial_destination_concurrency|int|$initial_destination_concurrency
+        error_minimum_delivery_slots|int|$default_minimum_delivery_slots
         error_notice_recipient|string|postmaster
-        error_recipient_limit|string|$default_recipient_limit
-        error_recipient_refill_delay|string|$default_recipient_refill_delay
-        error_recipient_refill_limit|string|$default_recipient_refill_limit
+        error_recipient_limit|int|$default_recipient_limit
+        error_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        error_recipient_refill_limit|int|$default_recipient_refill_limit
         error_service_name|string|error
-        error_transport_rate_delay|string|$default_transport_rate_delay
+        error_transport_rate_delay|time:s|$default_transport_rate_delay
         execution_directory_expansion_filter|string|1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
         expand_owner_alias|bool|no
         export_environment|string|TZ MAIL_CONFIG LANG
-        fallback_transport =|string|
-        fallback_transport_maps =|string|
+        fallback_transport|string|
+        fallback_transport_maps|string|
         fast_flush_domains|string|$relay_domains
         fast_flush_purge_time|time:d|7d
         fast_flush_refresh_time|time:h|12h
@@ -190,30 +190,30 @@ extension ParameterRegistry {
         hash_queue_depth|int|1
         hash_queue_names|string|deferred, defer
         header_address_token_limit|int|10240
-        header_checks =|string|
+        header_checks|string|
         header_from_format|string|standard
         header_size_limit|int|102400
         helpful_warnings|bool|yes
-        home_mailbox =|string|
+        home_mailbox|string|
         hopcount_limit|int|50
         html_directory|bool|no
-        ifmail_delivery_slot_cost|string|$default_delivery_slot_cost
-        ifmail_delivery_slot_discount|string|$default_delivery_slot_discount
-        ifmail_delivery_slot_loan|string|$default_delivery_slot_loan
-        ifmail_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        ifmail_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        ifmail_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        ifmail_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        ifmail_destination_rate_delay|string|$default_destination_rate_delay
-        ifmail_destination_recipient_limit|string|$default_destination_recipient_limit
-        ifmail_extra_recipient_limit|string|$default_extra_recipient_limit
-        ifmail_initial_destination_concurrency|string|$initial_destination_concurrency
-        ifmail_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        ifmail_recipient_limit|string|$default_recipient_limit
-        ifmail_recipient_refill_delay|string|$default_recipient_refill_delay
-        ifmail_recipient_refill_limit|string|$default_recipient_refill_limit
-        ifmail_time_limit|string|$command_time_limit
-        ifmail_transport_rate_delay|string|$default_transport_rate_delay
+        ifmail_delivery_slot_cost|int|$default_delivery_slot_cost
+        ifmail_delivery_slot_discount|int|$default_delivery_slot_discount
+        ifmail_delivery_slot_loan|int|$default_delivery_slot_loan
+        ifmail_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        ifmail_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        ifmail_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        ifmail_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        ifmail_destination_rate_delay|time:s|$default_destination_rate_delay
+        ifmail_destination_recipient_limit|int|$default_destination_recipient_limit
+        ifmail_extra_recipient_limit|int|$default_extra_recipient_limit
+        ifmail_initial_destination_concurrency|int|$initial_destination_concurrency
+        ifmail_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        ifmail_recipient_limit|int|$default_recipient_limit
+        ifmail_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        ifmail_recipient_refill_limit|int|$default_recipient_refill_limit
+        ifmail_time_limit|time:s|$command_time_limit
+        ifmail_transport_rate_delay|time:s|$default_transport_rate_delay
         ignore_mx_lookup_error|bool|no
         import_environment|string|MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME
         in_flow_delay|time:s|1s
@@ -221,7 +221,7 @@ extension ParameterRegistry {
         inet_protocols|string|all
         info_log_address_format|string|external
         initial_destination_concurrency|int|5
-        internal_mail_filter_classes =|string|
+        internal_mail_filter_classes|string|
         invalid_hostname_reject_code|int|501
         ipc_idle|time:s|5s
         ipc_timeout|time:s|3600s
@@ -233,13 +233,13 @@ extension ParameterRegistry {
         lmtp_address_verify_target|string|rcpt
         lmtp_assume_final|bool|no
         lmtp_balance_inet_protocols|bool|yes
-        lmtp_bind_address =|string|
-        lmtp_bind_address6 =|string|
+        lmtp_bind_address|string|
+        lmtp_bind_address6|string|
         lmtp_bind_address_enforce|bool|no
-        lmtp_body_checks =|string|
+        lmtp_body_checks|string|
         lmtp_cname_overrides_servername|bool|no
         lmtp_connect_timeout|time:s|0s
-        lmtp_connection_cache_destinations =|string|
+        lmtp_connection_cache_destinations|string|
         lmtp_connection_cache_on_demand|bool|yes
         lmtp_connection_cache_time_limit|time:s|2s
         lmtp_connection_reuse_count_limit|int|0
@@ -248,59 +248,59 @@ extension ParameterRegistry {
         lmtp_data_init_timeout|time:s|120s
         lmtp_data_xfer_timeout|time:s|180s
         lmtp_defer_if_no_mx_address_found|bool|no
-        lmtp_delivery_slot_cost|string|$default_delivery_slot_cost
-        lmtp_delivery_slot_discount|string|$default_delivery_slot_discount
-        lmtp_delivery_slot_loan|string|$default_delivery_slot_loan
+        lmtp_delivery_slot_cost|int|$default_delivery_slot_cost
+        lmtp_delivery_slot_discount|int|$default_delivery_slot_discount
+        lmtp_delivery_slot_loan|int|$default_delivery_slot_loan
         lmtp_delivery_status_filter|string|$default_delivery_status_filter
-        lmtp_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        lmtp_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        lmtp_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        lmtp_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        lmtp_destination_rate_delay|string|$default_destination_rate_delay
-        lmtp_destination_recipient_limit|string|$default_destination_recipient_limit
-        lmtp_discard_lhlo_keyword_address_maps =|string|
-        lmtp_discard_lhlo_keywords =|string|
-        lmtp_dns_reply_filter =|string|
-        lmtp_dns_resolver_options =|string|
-        lmtp_dns_support_level =|string|
+        lmtp_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        lmtp_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        lmtp_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        lmtp_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        lmtp_destination_rate_delay|time:s|$default_destination_rate_delay
+        lmtp_destination_recipient_limit|int|$default_destination_recipient_limit
+        lmtp_discard_lhlo_keyword_address_maps|string|
+        lmtp_discard_lhlo_keywords|string|
+        lmtp_dns_reply_filter|string|
+        lmtp_dns_resolver_options|string|
+        lmtp_dns_support_level|string|
         lmtp_enforce_tls|bool|no
-        lmtp_extra_recipient_limit|string|$default_extra_recipient_limit
-        lmtp_fallback_relay =|string|
-        lmtp_generic_maps =|string|
-        lmtp_header_checks =|string|
+        lmtp_extra_recipient_limit|int|$default_extra_recipient_limit
+        lmtp_fallback_relay|string|
+        lmtp_generic_maps|string|
+        lmtp_header_checks|string|
         lmtp_host_lookup|string|dns
-        lmtp_initial_destination_concurrency|string|$initial_destination_concurrency
-        lmtp_lhlo_name|string|$myhostname
+        lmtp_initial_destination_concurrency|int|$initial_destination_concurrency
+        lmtp_lhlo_name|computed|$myhostname
         lmtp_lhlo_timeout|time:s|300s
         lmtp_line_length_limit|int|998
         lmtp_mail_timeout|time:s|300s
-        lmtp_mime_header_checks =|string|
+        lmtp_mime_header_checks|string|
         lmtp_min_data_rate|int|500
-        lmtp_minimum_delivery_slots|string|$default_minimum_delivery_slots
+        lmtp_minimum_delivery_slots|int|$default_minimum_delivery_slots
         lmtp_mx_address_limit|int|5
         lmtp_mx_session_limit|int|2
-        lmtp_nested_header_checks =|string|
+        lmtp_nested_header_checks|string|
         lmtp_per_request_deadline|string|${lmtp_per_record_deadline?{$lmtp_per_record_deadline}:{no}}
         lmtp_pix_workaround_delay_time|time:s|10s
-        lmtp_pix_workaround_maps =|string|
+        lmtp_pix_workaround_maps|string|
         lmtp_pix_workaround_threshold_time|time:s|500s
         lmtp_pix_workarounds|string|disable_esmtp,delay_dotcrlf
         lmtp_quit_timeout|time:s|300s
         lmtp_quote_rfc821_envelope|bool|yes
         lmtp_randomize_addresses|bool|yes
         lmtp_rcpt_timeout|time:s|300s
-        lmtp_recipient_limit|string|$default_recipient_limit
-        lmtp_recipient_refill_delay|string|$default_recipient_refill_delay
-        lmtp_recipient_refill_limit|string|$default_recipient_refill_limit
-        lmtp_reply_filter =|string|
+        lmtp_recipient_limit|int|$default_recipient_limit
+        lmtp_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        lmtp_recipient_refill_limit|int|$default_recipient_refill_limit
+        lmtp_reply_filter|string|
         lmtp_rset_timeout|time:s|20s
-        lmtp_sasl_auth_cache_name =|string|
+        lmtp_sasl_auth_cache_name|string|
         lmtp_sasl_auth_cache_time|time:d|90d
         lmtp_sasl_auth_enable|bool|no
         lmtp_sasl_auth_soft_bounce|bool|yes
-        lmtp_sasl_mechanism_filter =|string|
-        lmtp_sasl_password_maps =|string|
-        lmtp_sasl_path =|string|
+        lmtp_sasl_mechanism_filter|string|
+        lmtp_sasl_password_maps|string|
+        lmtp_sasl_path|string|
         lmtp_sasl_security_options|string|noplaintext, noanonymous
         lmtp_sasl_tls_security_options|string|$lmtp_sasl_security_options
         lmtp_sasl_tls_verified_security_options|string|$lmtp_sasl_tls_security_options
@@ -312,132 +312,132 @@ extension ParameterRegistry {
         lmtp_skip_quit_response|bool|no
         lmtp_starttls_timeout|time:s|300s
         lmtp_tcp_port|int|24
-        lmtp_tls_CAfile =|string|
-        lmtp_tls_CApath =|string|
+        lmtp_tls_CAfile|string|
+        lmtp_tls_CApath|string|
         lmtp_tls_block_early_mail_reply|bool|no
-        lmtp_tls_cert_file =|string|
-        lmtp_tls_chain_files =|string|
+        lmtp_tls_cert_file|string|
+        lmtp_tls_chain_files|string|
         lmtp_tls_ciphers|string|medium
         lmtp_tls_connection_reuse|bool|no
-        lmtp_tls_dcert_file =|string|
+        lmtp_tls_dcert_file|string|
         lmtp_tls_dkey_file|string|$lmtp_tls_dcert_file
-        lmtp_tls_eccert_file =|string|
+        lmtp_tls_eccert_file|string|
         lmtp_tls_eckey_file|string|$lmtp_tls_eccert_file
         lmtp_tls_enforce_peername|bool|yes
-        lmtp_tls_exclude_ciphers =|string|
-        lmtp_tls_fingerprint_cert_match =|string|
+        lmtp_tls_exclude_ciphers|string|
+        lmtp_tls_fingerprint_cert_match|string|
         lmtp_tls_fingerprint_digest|string|${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}
         lmtp_tls_force_insecure_host_tlsa_lookup|bool|no
         lmtp_tls_key_file|string|$lmtp_tls_cert_file
         lmtp_tls_loglevel|int|0
         lmtp_tls_mandatory_ciphers|string|medium
-        lmtp_tls_mandatory_exclude_ciphers =|string|
+        lmtp_tls_mandatory_exclude_ciphers|string|
         lmtp_tls_mandatory_protocols|string|>=TLSv1
         lmtp_tls_note_starttls_offer|bool|no
-        lmtp_tls_per_site =|string|
-        lmtp_tls_policy_maps =|string|
+        lmtp_tls_per_site|string|
+        lmtp_tls_policy_maps|string|
         lmtp_tls_protocols|string|>=TLSv1
         lmtp_tls_scert_verifydepth|int|9
         lmtp_tls_secure_cert_match|string|nexthop
-        lmtp_tls_security_level =|string|
-        lmtp_tls_servername =|string|
-        lmtp_tls_session_cache_database =|string|
+        lmtp_tls_security_level|string|
+        lmtp_tls_servername|string|
+        lmtp_tls_session_cache_database|string|
         lmtp_tls_session_cache_timeout|time:s|3600s
-        lmtp_tls_trust_anchor_file =|string|
+        lmtp_tls_trust_anchor_file|string|
         lmtp_tls_verify_cert_match|string|hostname
         lmtp_tls_wrappermode|bool|no
-        lmtp_transport_rate_delay|string|$default_transport_rate_delay
+        lmtp_transport_rate_delay|time:s|$default_transport_rate_delay
         lmtp_use_tls|bool|no
         lmtp_xforward_timeout|time:s|300s
-        local_command_shell =|string|
-        local_delivery_slot_cost|string|$default_delivery_slot_cost
-        local_delivery_slot_discount|string|$default_delivery_slot_discount
-        local_delivery_slot_loan|string|$default_delivery_slot_loan
+        local_command_shell|string|
+        local_delivery_slot_cost|int|$default_delivery_slot_cost
+        local_delivery_slot_discount|int|$default_delivery_slot_discount
+        local_delivery_slot_loan|int|$default_delivery_slot_loan
         local_delivery_status_filter|string|$default_delivery_status_filter
-        local_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
+        local_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
         local_destination_concurrency_limit|int|2
-        local_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        local_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        local_destination_rate_delay|string|$default_destination_rate_delay
+        local_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        local_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        local_destination_rate_delay|time:s|$default_destination_rate_delay
         local_destination_recipient_limit|int|1
-        local_extra_recipient_limit|string|$default_extra_recipient_limit
+        local_extra_recipient_limit|int|$default_extra_recipient_limit
         local_header_rewrite_clients|string|permit_inet_interfaces
-        local_initial_destination_concurrency|string|$initial_destination_concurrency
+        local_initial_destination_concurrency|int|$initial_destination_concurrency
         local_login_sender_maps|string|static:*
-        local_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        local_recipient_limit|string|$default_recipient_limit
+        local_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        local_recipient_limit|int|$default_recipient_limit
         local_recipient_maps|string|proxy:unix:passwd.byname $alias_maps
-        local_recipient_refill_delay|string|$default_recipient_refill_delay
-        local_recipient_refill_limit|string|$default_recipient_refill_limit
+        local_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        local_recipient_refill_limit|int|$default_recipient_refill_limit
         local_transport|string|local:$myhostname
-        local_transport_rate_delay|string|$default_transport_rate_delay
-        luser_relay =|string|
+        local_transport_rate_delay|time:s|$default_transport_rate_delay
+        luser_relay|string|
         mail_name|string|Postern
         mail_owner|string|postfix
-        mail_release_date|int|20261125
+        mail_release_date|string|20261125
         mail_spool_directory|string|/var/mail
         mail_version|string|0.1.0
-        mailbox_command =|string|
-        mailbox_command_maps =|string|
+        mailbox_command|string|
+        mailbox_command_maps|string|
         mailbox_delivery_lock|string|fcntl, dotlock
         mailbox_size_limit|int|51200000
-        mailbox_transport =|string|
-        mailbox_transport_maps =|string|
-        maildrop_delivery_slot_cost|string|$default_delivery_slot_cost
-        maildrop_delivery_slot_discount|string|$default_delivery_slot_discount
-        maildrop_delivery_slot_loan|string|$default_delivery_slot_loan
-        maildrop_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        maildrop_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        maildrop_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        maildrop_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        maildrop_destination_rate_delay|string|$default_destination_rate_delay
-        maildrop_destination_recipient_limit|string|$default_destination_recipient_limit
-        maildrop_extra_recipient_limit|string|$default_extra_recipient_limit
-        maildrop_initial_destination_concurrency|string|$initial_destination_concurrency
-        maildrop_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        maildrop_recipient_limit|string|$default_recipient_limit
-        maildrop_recipient_refill_delay|string|$default_recipient_refill_delay
-        maildrop_recipient_refill_limit|string|$default_recipient_refill_limit
-        maildrop_time_limit|string|$command_time_limit
-        maildrop_transport_rate_delay|string|$default_transport_rate_delay
-        maillog_file =|string|
+        mailbox_transport|string|
+        mailbox_transport_maps|string|
+        maildrop_delivery_slot_cost|int|$default_delivery_slot_cost
+        maildrop_delivery_slot_discount|int|$default_delivery_slot_discount
+        maildrop_delivery_slot_loan|int|$default_delivery_slot_loan
+        maildrop_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        maildrop_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        maildrop_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        maildrop_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        maildrop_destination_rate_delay|time:s|$default_destination_rate_delay
+        maildrop_destination_recipient_limit|int|$default_destination_recipient_limit
+        maildrop_extra_recipient_limit|int|$default_extra_recipient_limit
+        maildrop_initial_destination_concurrency|int|$initial_destination_concurrency
+        maildrop_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        maildrop_recipient_limit|int|$default_recipient_limit
+        maildrop_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        maildrop_recipient_refill_limit|int|$default_recipient_refill_limit
+        maildrop_time_limit|time:s|$command_time_limit
+        maildrop_transport_rate_delay|time:s|$default_transport_rate_delay
+        maillog_file|string|
         maillog_file_compressor|string|gzip
         maillog_file_prefixes|string|/var, /dev/stdout
         maillog_file_rotate_suffix|string|%Y%m%d-%H%M%S
-        mailman_delivery_slot_cost|string|$default_delivery_slot_cost
-        mailman_delivery_slot_discount|string|$default_delivery_slot_discount
-        mailman_delivery_slot_loan|string|$default_delivery_slot_loan
-        mailman_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        mailman_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        mailman_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        mailman_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        mailman_destination_rate_delay|string|$default_destination_rate_delay
-        mailman_destination_recipient_limit|string|$default_destination_recipient_limit
-        mailman_extra_recipient_limit|string|$default_extra_recipient_limit
-        mailman_initial_destination_concurrency|string|$initial_destination_concurrency
-        mailman_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        mailman_recipient_limit|string|$default_recipient_limit
-        mailman_recipient_refill_delay|string|$default_recipient_refill_delay
-        mailman_recipient_refill_limit|string|$default_recipient_refill_limit
-        mailman_time_limit|string|$command_time_limit
-        mailman_transport_rate_delay|string|$default_transport_rate_delay
+        mailman_delivery_slot_cost|int|$default_delivery_slot_cost
+        mailman_delivery_slot_discount|int|$default_delivery_slot_discount
+        mailman_delivery_slot_loan|int|$default_delivery_slot_loan
+        mailman_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        mailman_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        mailman_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        mailman_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        mailman_destination_rate_delay|time:s|$default_destination_rate_delay
+        mailman_destination_recipient_limit|int|$default_destination_recipient_limit
+        mailman_extra_recipient_limit|int|$default_extra_recipient_limit
+        mailman_initial_destination_concurrency|int|$initial_destination_concurrency
+        mailman_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        mailman_recipient_limit|int|$default_recipient_limit
+        mailman_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        mailman_recipient_refill_limit|int|$default_recipient_refill_limit
+        mailman_time_limit|time:s|$command_time_limit
+        mailman_transport_rate_delay|time:s|$default_transport_rate_delay
         mailq_path|string|/usr/bin/mailq
         manpage_directory|string|/usr/share/man
-        maps_rbl_domains =|string|
+        maps_rbl_domains|string|
         maps_rbl_reject_code|int|554
         masquerade_classes|string|envelope_sender, header_sender, header_recipient
-        masquerade_domains =|string|
-        masquerade_exceptions =|string|
+        masquerade_domains|string|
+        masquerade_exceptions|string|
         master_control_timeout|time:s|10s
-        master_service_disable =|string|
+        master_service_disable|string|
         max_idle|time:s|100s
         max_use|int|100
         maximal_backoff_time|time:s|4000s
         maximal_queue_lifetime|time:d|5d
         message_drop_headers|string|bcc, content-length, resent-bcc, return-path
-        message_reject_characters =|string|
+        message_reject_characters|string|
         message_size_limit|int|10240000
-        message_strip_characters =|string|
+        message_strip_characters|string|
         meta_directory|string|/etc/postern
         milter_command_timeout|time:s|30s
         milter_connect_macros|string|j {daemon_name} {daemon_addr} v _
@@ -447,40 +447,40 @@ extension ParameterRegistry {
         milter_default_action|string|tempfail
         milter_end_of_data_macros|string|i
         milter_end_of_header_macros|string|i
-        milter_header_checks =|string|
+        milter_header_checks|string|
         milter_helo_macros|string|{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}
-        milter_macro_daemon_name|string|$myhostname
-        milter_macro_defaults =|string|
+        milter_macro_daemon_name|computed|$myhostname
+        milter_macro_defaults|string|
         milter_macro_v|string|$mail_name $mail_version
         milter_mail_macros|string|i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}
         milter_protocol|int|6
         milter_rcpt_macros|string|i {rcpt_addr} {rcpt_host} {rcpt_mailer}
-        milter_unknown_command_macros =|string|
+        milter_unknown_command_macros|string|
         mime_boundary_length_limit|int|2048
         mime_header_checks|string|$header_checks
         mime_nesting_limit|int|100
         minimal_backoff_time|time:s|300s
-        multi_instance_directories =|string|
+        multi_instance_directories|computed|
         multi_instance_enable|bool|no
-        multi_instance_group =|string|
-        multi_instance_name =|string|
-        multi_instance_wrapper =|string|
+        multi_instance_group|string|
+        multi_instance_name|string|
+        multi_instance_wrapper|string|
         multi_recipient_bounce_reject_code|int|550
         mydestination|string|$myhostname, localhost.$mydomain, localhost
         mydomain|computed|localdomain
         myhostname|computed|vm.localdomain
         mynetworks|computed|127.0.0.0/8 192.0.2.0/24 [::1]/128 [fd00::]/64 [fe80::]/64
         mynetworks_style|string|${{$compatibility_level} <level {2} ? {subnet} : {host}}
-        myorigin|string|$myhostname
+        myorigin|computed|$myhostname
         nested_header_checks|string|$header_checks
         newaliases_path|string|/usr/bin/newaliases
         non_fqdn_reject_code|int|504
-        non_smtpd_milters =|string|
+        non_smtpd_milters|string|
         notify_classes|string|resource, software
         openssl_path|string|openssl
         owner_request_special|bool|yes
         parent_domain_matches_subdomains|string|debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps
-        permit_mx_backup_networks =|string|
+        permit_mx_backup_networks|string|
         pickup_service_name|string|pickup
         pipe_delivery_status_filter|string|$default_delivery_status_filter
         plaintext_reject_code|int|450
@@ -497,30 +497,30 @@ extension ParameterRegistry {
         postscreen_cache_cleanup_interval|time:h|12h
         postscreen_cache_map|string|btree:$data_directory/postscreen_cache
         postscreen_cache_retention_time|time:d|7d
-        postscreen_client_connection_count_limit|string|$smtpd_client_connection_count_limit
+        postscreen_client_connection_count_limit|int|$smtpd_client_connection_count_limit
         postscreen_command_count_limit|int|20
-        postscreen_command_filter =|string|
-        postscreen_command_time_limit|string|${stress?{10}:{300}}s
+        postscreen_command_filter|string|
+        postscreen_command_time_limit|time:s|${stress?{10}:{300}}s
         postscreen_denylist_action|string|${postscreen_blacklist_action?{$postscreen_blacklist_action}:{ignore}}
-        postscreen_disable_vrfy_command|string|$disable_vrfy_command
+        postscreen_disable_vrfy_command|bool|$disable_vrfy_command
         postscreen_discard_ehlo_keyword_address_maps|string|$smtpd_discard_ehlo_keyword_address_maps
         postscreen_discard_ehlo_keywords|string|$smtpd_discard_ehlo_keywords
         postscreen_dnsbl_action|string|ignore
         postscreen_dnsbl_allowlist_threshold|string|${postscreen_dnsbl_whitelist_threshold?{$postscreen_dnsbl_whitelist_threshold}:{0}}
-        postscreen_dnsbl_max_ttl|string|${postscreen_dnsbl_ttl?{$postscreen_dnsbl_ttl}:{1}}h
+        postscreen_dnsbl_max_ttl|time:h|${postscreen_dnsbl_ttl?{$postscreen_dnsbl_ttl}:{1}}h
         postscreen_dnsbl_min_ttl|time:s|60s
-        postscreen_dnsbl_reply_map =|string|
-        postscreen_dnsbl_sites =|string|
+        postscreen_dnsbl_reply_map|string|
+        postscreen_dnsbl_sites|string|
         postscreen_dnsbl_threshold|int|1
         postscreen_dnsbl_timeout|time:s|10s
-        postscreen_enforce_tls|string|$smtpd_enforce_tls
+        postscreen_enforce_tls|bool|$smtpd_enforce_tls
         postscreen_expansion_filter|string|$smtpd_expansion_filter
         postscreen_forbidden_commands|string|$smtpd_forbidden_commands
         postscreen_greet_action|string|ignore
         postscreen_greet_banner|string|$smtpd_banner
         postscreen_greet_ttl|time:d|1d
-        postscreen_greet_wait|string|${stress?{2}:{6}}s
-        postscreen_helo_required|string|$smtpd_helo_required
+        postscreen_greet_wait|time:s|${stress?{2}:{6}}s
+        postscreen_helo_required|bool|$smtpd_helo_required
         postscreen_non_smtp_command_action|string|drop
         postscreen_non_smtp_command_enable|bool|no
         postscreen_non_smtp_command_ttl|time:d|30d

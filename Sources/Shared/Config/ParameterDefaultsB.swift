@@ -4,22 +4,22 @@
 
 extension ParameterRegistry {
     static let tableB = """
-        postscreen_post_queue_limit|string|$default_process_limit
-        postscreen_pre_queue_limit|string|$default_process_limit
+        postscreen_post_queue_limit|int|$default_process_limit
+        postscreen_pre_queue_limit|int|$default_process_limit
         postscreen_reject_footer|string|$smtpd_reject_footer
         postscreen_reject_footer_maps|string|$smtpd_reject_footer_maps
         postscreen_tls_security_level|string|$smtpd_tls_security_level
-        postscreen_upstream_proxy_protocol =|string|
+        postscreen_upstream_proxy_protocol|string|
         postscreen_upstream_proxy_timeout|time:s|5s
-        postscreen_use_tls|string|$smtpd_use_tls
+        postscreen_use_tls|bool|$smtpd_use_tls
         postscreen_watchdog_timeout|time:s|10s
         prepend_delivered_header|string|command, file, forward
         prestart_process_count|int|0
-        process_id|computed|2961
+        process_id|computed|10633
         process_id_directory|string|pid
         process_name|computed|postconf
         propagate_unmatched_extensions|string|canonical, virtual
-        proxy_interfaces =|string|
+        proxy_interfaces|string|
         proxy_read_maps|string|$local_recipient_maps $mydestination $virtual_alias_maps $virtual_alias_domains $virtual_mailbox_maps $virtual_mailbox_domains $relay_recipient_maps $relay_domains $canonical_maps $sender_canonical_maps $recipient_canonical_maps $relocated_maps $transport_maps $mynetworks $smtpd_sender_login_maps $sender_bcc_maps $recipient_bcc_maps $smtp_generic_maps $lmtp_generic_maps $alias_maps $smtpd_client_restrictions $smtpd_helo_restrictions $smtpd_sender_restrictions $smtpd_relay_restrictions $smtpd_recipient_restrictions $address_verify_sender_dependent_default_transport_maps $address_verify_sender_dependent_relayhost_maps $address_verify_transport_maps $fallback_transport_maps $lmtp_discard_lhlo_keyword_address_maps $lmtp_pix_workaround_maps $lmtp_sasl_password_maps $lmtp_tls_policy_maps $mailbox_command_maps $mailbox_transport_maps $postscreen_discard_ehlo_keyword_address_maps $rbl_reply_maps $sender_dependent_default_transport_maps $sender_dependent_relayhost_maps $smtp_discard_ehlo_keyword_address_maps $smtp_pix_workaround_maps $smtp_sasl_password_maps $smtp_tls_policy_maps $smtpd_discard_ehlo_keyword_address_maps $smtpd_milter_maps $virtual_gid_maps $virtual_uid_maps $local_login_sender_maps $postscreen_reject_footer_maps $smtpd_reject_footer_maps $tls_server_sni_maps $tlsproxy_client_policy_maps $default_delivery_status_filter $lmtp_delivery_status_filter $lmtp_dns_reply_filter $lmtp_reply_filter $local_delivery_status_filter $pipe_delivery_status_filter $postscreen_command_filter $smtp_delivery_status_filter $smtp_dns_reply_filter $smtp_reply_filter $smtpd_command_filter $smtpd_dns_reply_filter $virtual_delivery_status_filter $body_checks $header_checks $lmtp_body_checks $lmtp_header_checks $lmtp_mime_header_checks $lmtp_nested_header_checks $milter_header_checks $mime_header_checks $nested_header_checks $smtp_body_checks $smtp_header_checks $smtp_mime_header_checks $smtp_nested_header_checks
         proxy_write_maps|string|$smtp_sasl_auth_cache_name $lmtp_sasl_auth_cache_name $address_verify_map $postscreen_cache_map
         proxymap_service_name|string|proxymap
@@ -31,7 +31,7 @@ extension ParameterRegistry {
         qmgr_message_active_limit|int|20000
         qmgr_message_recipient_limit|int|20000
         qmgr_message_recipient_minimum|int|10
-        qmqpd_authorized_clients =|string|
+        qmqpd_authorized_clients|string|
         qmqpd_client_port_logging|bool|no
         qmqpd_error_delay|time:s|1s
         qmqpd_timeout|time:s|300s
@@ -40,89 +40,89 @@ extension ParameterRegistry {
         queue_minfree|int|0
         queue_run_delay|time:s|300s
         queue_service_name|string|qmgr
-        rbl_reply_maps =|string|
+        rbl_reply_maps|string|
         readme_directory|bool|no
-        receive_override_options =|string|
-        recipient_bcc_maps =|string|
+        receive_override_options|string|
+        recipient_bcc_maps|string|
         recipient_canonical_classes|string|envelope_recipient, header_recipient
-        recipient_canonical_maps =|string|
-        recipient_delimiter =|string|
+        recipient_canonical_maps|string|
+        recipient_delimiter|string|
         reject_code|int|554
         reject_tempfail_action|string|defer_if_permit
-        relay_clientcerts =|string|
-        relay_delivery_slot_cost|string|$default_delivery_slot_cost
-        relay_delivery_slot_discount|string|$default_delivery_slot_discount
-        relay_delivery_slot_loan|string|$default_delivery_slot_loan
-        relay_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        relay_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        relay_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        relay_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        relay_destination_rate_delay|string|$default_destination_rate_delay
-        relay_destination_recipient_limit|string|$default_destination_recipient_limit
+        relay_clientcerts|string|
+        relay_delivery_slot_cost|int|$default_delivery_slot_cost
+        relay_delivery_slot_discount|int|$default_delivery_slot_discount
+        relay_delivery_slot_loan|int|$default_delivery_slot_loan
+        relay_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        relay_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        relay_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        relay_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        relay_destination_rate_delay|time:s|$default_destination_rate_delay
+        relay_destination_recipient_limit|int|$default_destination_recipient_limit
         relay_domains|string|${{$compatibility_level} <level {2} ? {$mydestination} : {}}
         relay_domains_reject_code|int|554
-        relay_extra_recipient_limit|string|$default_extra_recipient_limit
-        relay_initial_destination_concurrency|string|$initial_destination_concurrency
-        relay_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        relay_recipient_limit|string|$default_recipient_limit
-        relay_recipient_maps =|string|
-        relay_recipient_refill_delay|string|$default_recipient_refill_delay
-        relay_recipient_refill_limit|string|$default_recipient_refill_limit
+        relay_extra_recipient_limit|int|$default_extra_recipient_limit
+        relay_initial_destination_concurrency|int|$initial_destination_concurrency
+        relay_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        relay_recipient_limit|int|$default_recipient_limit
+        relay_recipient_maps|string|
+        relay_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        relay_recipient_refill_limit|int|$default_recipient_refill_limit
         relay_transport|string|relay
-        relay_transport_rate_delay|string|$default_transport_rate_delay
-        relayhost =|string|
-        relocated_maps =|string|
-        remote_header_rewrite_domain =|string|
+        relay_transport_rate_delay|time:s|$default_transport_rate_delay
+        relayhost|string|
+        relocated_maps|string|
+        remote_header_rewrite_domain|string|
         require_home_directory|bool|no
         reset_owner_alias|bool|no
         resolve_dequoted_address|bool|yes
         resolve_null_domain|bool|no
         resolve_numeric_domain|bool|no
         respectful_logging|string|${{$compatibility_level} <level {3.6} ? {no} : {yes}}
-        retry_delivery_slot_cost|string|$default_delivery_slot_cost
-        retry_delivery_slot_discount|string|$default_delivery_slot_discount
-        retry_delivery_slot_loan|string|$default_delivery_slot_loan
-        retry_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        retry_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        retry_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        retry_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        retry_destination_rate_delay|string|$default_destination_rate_delay
-        retry_destination_recipient_limit|string|$default_destination_recipient_limit
-        retry_extra_recipient_limit|string|$default_extra_recipient_limit
-        retry_initial_destination_concurrency|string|$initial_destination_concurrency
-        retry_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        retry_recipient_limit|string|$default_recipient_limit
-        retry_recipient_refill_delay|string|$default_recipient_refill_delay
-        retry_recipient_refill_limit|string|$default_recipient_refill_limit
-        retry_transport_rate_delay|string|$default_transport_rate_delay
+        retry_delivery_slot_cost|int|$default_delivery_slot_cost
+        retry_delivery_slot_discount|int|$default_delivery_slot_discount
+        retry_delivery_slot_loan|int|$default_delivery_slot_loan
+        retry_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        retry_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        retry_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        retry_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        retry_destination_rate_delay|time:s|$default_destination_rate_delay
+        retry_destination_recipient_limit|int|$default_destination_recipient_limit
+        retry_extra_recipient_limit|int|$default_extra_recipient_limit
+        retry_initial_destination_concurrency|int|$initial_destination_concurrency
+        retry_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        retry_recipient_limit|int|$default_recipient_limit
+        retry_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        retry_recipient_refill_limit|int|$default_recipient_refill_limit
+        retry_transport_rate_delay|time:s|$default_transport_rate_delay
         rewrite_service_name|string|rewrite
         sample_directory|string|/etc/postern
-        scalemail-backend_delivery_slot_cost|string|$default_delivery_slot_cost
-        scalemail-backend_delivery_slot_discount|string|$default_delivery_slot_discount
-        scalemail-backend_delivery_slot_loan|string|$default_delivery_slot_loan
-        scalemail-backend_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        scalemail-backend_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        scalemail-backend_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        scalemail-backend_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        scalemail-backend_destination_rate_delay|string|$default_destination_rate_delay
-        scalemail-backend_destination_recipient_limit|string|$default_destination_recipient_limit
-        scalemail-backend_extra_recipient_limit|string|$default_extra_recipient_limit
-        scalemail-backend_initial_destination_concurrency|string|$initial_destination_concurrency
-        scalemail-backend_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        scalemail-backend_recipient_limit|string|$default_recipient_limit
-        scalemail-backend_recipient_refill_delay|string|$default_recipient_refill_delay
-        scalemail-backend_recipient_refill_limit|string|$default_recipient_refill_limit
-        scalemail-backend_time_limit|string|$command_time_limit
-        scalemail-backend_transport_rate_delay|string|$default_transport_rate_delay
+        scalemail-backend_delivery_slot_cost|int|$default_delivery_slot_cost
+        scalemail-backend_delivery_slot_discount|int|$default_delivery_slot_discount
+        scalemail-backend_delivery_slot_loan|int|$default_delivery_slot_loan
+        scalemail-backend_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        scalemail-backend_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        scalemail-backend_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        scalemail-backend_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        scalemail-backend_destination_rate_delay|time:s|$default_destination_rate_delay
+        scalemail-backend_destination_recipient_limit|int|$default_destination_recipient_limit
+        scalemail-backend_extra_recipient_limit|int|$default_extra_recipient_limit
+        scalemail-backend_initial_destination_concurrency|int|$initial_destination_concurrency
+        scalemail-backend_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        scalemail-backend_recipient_limit|int|$default_recipient_limit
+        scalemail-backend_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        scalemail-backend_recipient_refill_limit|int|$default_recipient_refill_limit
+        scalemail-backend_time_limit|time:s|$command_time_limit
+        scalemail-backend_transport_rate_delay|time:s|$default_transport_rate_delay
         send_cyrus_sasl_authzid|bool|no
-        sender_bcc_maps =|string|
+        sender_bcc_maps|string|
         sender_canonical_classes|string|envelope_sender, header_sender
-        sender_canonical_maps =|string|
-        sender_dependent_default_transport_maps =|string|
-        sender_dependent_relayhost_maps =|string|
+        sender_canonical_maps|string|
+        sender_dependent_default_transport_maps|string|
+        sender_dependent_relayhost_maps|string|
         sendmail_fix_line_endings|string|always
         sendmail_path|string|/usr/sbin/sendmail
-        service_name =|string|
+        service_name|string|
         service_throttle_time|time:s|60s
         setgid_group|string|postdrop
         shlib_directory|string|/usr/lib/postern
@@ -132,13 +132,13 @@ extension ParameterRegistry {
         smtp_address_verify_target|string|rcpt
         smtp_always_send_ehlo|bool|yes
         smtp_balance_inet_protocols|bool|yes
-        smtp_bind_address =|string|
-        smtp_bind_address6 =|string|
+        smtp_bind_address|string|
+        smtp_bind_address6|string|
         smtp_bind_address_enforce|bool|no
-        smtp_body_checks =|string|
+        smtp_body_checks|string|
         smtp_cname_overrides_servername|bool|no
         smtp_connect_timeout|time:s|30s
-        smtp_connection_cache_destinations =|string|
+        smtp_connection_cache_destinations|string|
         smtp_connection_cache_on_demand|bool|yes
         smtp_connection_cache_time_limit|time:s|2s
         smtp_connection_reuse_count_limit|int|0
@@ -147,60 +147,60 @@ extension ParameterRegistry {
         smtp_data_init_timeout|time:s|120s
         smtp_data_xfer_timeout|time:s|180s
         smtp_defer_if_no_mx_address_found|bool|no
-        smtp_delivery_slot_cost|string|$default_delivery_slot_cost
-        smtp_delivery_slot_discount|string|$default_delivery_slot_discount
-        smtp_delivery_slot_loan|string|$default_delivery_slot_loan
+        smtp_delivery_slot_cost|int|$default_delivery_slot_cost
+        smtp_delivery_slot_discount|int|$default_delivery_slot_discount
+        smtp_delivery_slot_loan|int|$default_delivery_slot_loan
         smtp_delivery_status_filter|string|$default_delivery_status_filter
-        smtp_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        smtp_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        smtp_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        smtp_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        smtp_destination_rate_delay|string|$default_destination_rate_delay
-        smtp_destination_recipient_limit|string|$default_destination_recipient_limit
-        smtp_discard_ehlo_keyword_address_maps =|string|
-        smtp_discard_ehlo_keywords =|string|
-        smtp_dns_reply_filter =|string|
-        smtp_dns_resolver_options =|string|
-        smtp_dns_support_level =|string|
+        smtp_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        smtp_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        smtp_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        smtp_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        smtp_destination_rate_delay|time:s|$default_destination_rate_delay
+        smtp_destination_recipient_limit|int|$default_destination_recipient_limit
+        smtp_discard_ehlo_keyword_address_maps|string|
+        smtp_discard_ehlo_keywords|string|
+        smtp_dns_reply_filter|string|
+        smtp_dns_resolver_options|string|
+        smtp_dns_support_level|string|
         smtp_enforce_tls|bool|no
-        smtp_extra_recipient_limit|string|$default_extra_recipient_limit
+        smtp_extra_recipient_limit|int|$default_extra_recipient_limit
         smtp_fallback_relay|string|$fallback_relay
-        smtp_generic_maps =|string|
-        smtp_header_checks =|string|
-        smtp_helo_name|string|$myhostname
+        smtp_generic_maps|string|
+        smtp_header_checks|string|
+        smtp_helo_name|computed|$myhostname
         smtp_helo_timeout|time:s|300s
         smtp_host_lookup|string|dns
-        smtp_initial_destination_concurrency|string|$initial_destination_concurrency
+        smtp_initial_destination_concurrency|int|$initial_destination_concurrency
         smtp_line_length_limit|int|998
         smtp_mail_timeout|time:s|300s
-        smtp_mime_header_checks =|string|
+        smtp_mime_header_checks|string|
         smtp_min_data_rate|int|500
-        smtp_minimum_delivery_slots|string|$default_minimum_delivery_slots
+        smtp_minimum_delivery_slots|int|$default_minimum_delivery_slots
         smtp_mx_address_limit|int|5
         smtp_mx_session_limit|int|2
-        smtp_nested_header_checks =|string|
+        smtp_nested_header_checks|string|
         smtp_never_send_ehlo|bool|no
         smtp_per_request_deadline|string|${smtp_per_record_deadline?{$smtp_per_record_deadline}:{no}}
         smtp_pix_workaround_delay_time|time:s|10s
-        smtp_pix_workaround_maps =|string|
+        smtp_pix_workaround_maps|string|
         smtp_pix_workaround_threshold_time|time:s|500s
         smtp_pix_workarounds|string|disable_esmtp,delay_dotcrlf
         smtp_quit_timeout|time:s|300s
         smtp_quote_rfc821_envelope|bool|yes
         smtp_randomize_addresses|bool|yes
         smtp_rcpt_timeout|time:s|300s
-        smtp_recipient_limit|string|$default_recipient_limit
-        smtp_recipient_refill_delay|string|$default_recipient_refill_delay
-        smtp_recipient_refill_limit|string|$default_recipient_refill_limit
-        smtp_reply_filter =|string|
+        smtp_recipient_limit|int|$default_recipient_limit
+        smtp_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        smtp_recipient_refill_limit|int|$default_recipient_refill_limit
+        smtp_reply_filter|string|
         smtp_rset_timeout|time:s|20s
-        smtp_sasl_auth_cache_name =|string|
+        smtp_sasl_auth_cache_name|string|
         smtp_sasl_auth_cache_time|time:d|90d
         smtp_sasl_auth_enable|bool|no
         smtp_sasl_auth_soft_bounce|bool|yes
-        smtp_sasl_mechanism_filter =|string|
-        smtp_sasl_password_maps =|string|
-        smtp_sasl_path =|string|
+        smtp_sasl_mechanism_filter|string|
+        smtp_sasl_password_maps|string|
+        smtp_sasl_path|string|
         smtp_sasl_security_options|string|noplaintext, noanonymous
         smtp_sasl_tls_security_options|string|$smtp_sasl_security_options
         smtp_sasl_tls_verified_security_options|string|$smtp_sasl_tls_security_options
@@ -212,47 +212,47 @@ extension ParameterRegistry {
         smtp_skip_quit_response|bool|yes
         smtp_starttls_timeout|time:s|300s
         smtp_tcp_port|string|smtp
-        smtp_tls_CAfile =|string|
-        smtp_tls_CApath =|string|
+        smtp_tls_CAfile|string|
+        smtp_tls_CApath|string|
         smtp_tls_block_early_mail_reply|bool|no
-        smtp_tls_cert_file =|string|
-        smtp_tls_chain_files =|string|
+        smtp_tls_cert_file|string|
+        smtp_tls_chain_files|string|
         smtp_tls_ciphers|string|medium
         smtp_tls_connection_reuse|bool|no
         smtp_tls_dane_insecure_mx_policy|string|${{$smtp_tls_security_level} == {dane} ? {dane} : {may}}
-        smtp_tls_dcert_file =|string|
+        smtp_tls_dcert_file|string|
         smtp_tls_dkey_file|string|$smtp_tls_dcert_file
-        smtp_tls_eccert_file =|string|
+        smtp_tls_eccert_file|string|
         smtp_tls_eckey_file|string|$smtp_tls_eccert_file
         smtp_tls_enforce_peername|bool|yes
-        smtp_tls_exclude_ciphers =|string|
-        smtp_tls_fingerprint_cert_match =|string|
+        smtp_tls_exclude_ciphers|string|
+        smtp_tls_fingerprint_cert_match|string|
         smtp_tls_fingerprint_digest|string|${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}
         smtp_tls_force_insecure_host_tlsa_lookup|bool|no
         smtp_tls_key_file|string|$smtp_tls_cert_file
         smtp_tls_loglevel|int|0
         smtp_tls_mandatory_ciphers|string|medium
-        smtp_tls_mandatory_exclude_ciphers =|string|
+        smtp_tls_mandatory_exclude_ciphers|string|
         smtp_tls_mandatory_protocols|string|>=TLSv1
         smtp_tls_note_starttls_offer|bool|no
-        smtp_tls_per_site =|string|
-        smtp_tls_policy_maps =|string|
+        smtp_tls_per_site|string|
+        smtp_tls_policy_maps|string|
         smtp_tls_protocols|string|>=TLSv1
         smtp_tls_scert_verifydepth|int|9
         smtp_tls_secure_cert_match|string|nexthop, dot-nexthop
-        smtp_tls_security_level =|string|
-        smtp_tls_servername =|string|
-        smtp_tls_session_cache_database =|string|
+        smtp_tls_security_level|string|
+        smtp_tls_servername|string|
+        smtp_tls_session_cache_database|string|
         smtp_tls_session_cache_timeout|time:s|3600s
-        smtp_tls_trust_anchor_file =|string|
+        smtp_tls_trust_anchor_file|string|
         smtp_tls_verify_cert_match|string|hostname
         smtp_tls_wrappermode|bool|no
-        smtp_transport_rate_delay|string|$default_transport_rate_delay
+        smtp_transport_rate_delay|time:s|$default_transport_rate_delay
         smtp_use_tls|bool|no
         smtp_xforward_timeout|time:s|300s
         smtpd_authorized_verp_clients|string|$authorized_verp_clients
-        smtpd_authorized_xclient_hosts =|string|
-        smtpd_authorized_xforward_hosts =|string|
+        smtpd_authorized_xclient_hosts|string|
+        smtpd_authorized_xforward_hosts|string|
         smtpd_banner|string|$myhostname ESMTP $mail_name
         smtpd_client_auth_rate_limit|int|0
         smtpd_client_connection_count_limit|int|50
@@ -262,63 +262,63 @@ extension ParameterRegistry {
         smtpd_client_new_tls_session_rate_limit|int|0
         smtpd_client_port_logging|bool|no
         smtpd_client_recipient_rate_limit|int|0
-        smtpd_client_restrictions =|string|
-        smtpd_command_filter =|string|
-        smtpd_data_restrictions =|string|
+        smtpd_client_restrictions|string|
+        smtpd_command_filter|string|
+        smtpd_data_restrictions|string|
         smtpd_delay_open_until_valid_rcpt|bool|yes
         smtpd_delay_reject|bool|yes
-        smtpd_discard_ehlo_keyword_address_maps =|string|
-        smtpd_discard_ehlo_keywords =|string|
-        smtpd_dns_reply_filter =|string|
-        smtpd_end_of_data_restrictions =|string|
+        smtpd_discard_ehlo_keyword_address_maps|string|
+        smtpd_discard_ehlo_keywords|string|
+        smtpd_dns_reply_filter|string|
+        smtpd_end_of_data_restrictions|string|
         smtpd_enforce_tls|bool|no
         smtpd_error_sleep_time|time:s|1s
-        smtpd_etrn_restrictions =|string|
+        smtpd_etrn_restrictions|string|
         smtpd_expansion_filter|string|\\t\\40!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~
         smtpd_forbid_bare_newline|bool|no
-        smtpd_forbid_bare_newline_exclusions|string|$mynetworks
+        smtpd_forbid_bare_newline_exclusions|computed|$mynetworks
         smtpd_forbid_bare_newline_reject_code|int|550
         smtpd_forbid_unauth_pipelining|bool|no
         smtpd_forbidden_commands|string|CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}
         smtpd_hard_error_limit|string|${stress?{1}:{20}}
         smtpd_helo_required|bool|no
-        smtpd_helo_restrictions =|string|
+        smtpd_helo_restrictions|string|
         smtpd_history_flush_threshold|int|100
         smtpd_junk_command_limit|string|${stress?{1}:{100}}
-        smtpd_log_access_permit_actions =|string|
-        smtpd_milter_maps =|string|
-        smtpd_milters =|string|
+        smtpd_log_access_permit_actions|string|
+        smtpd_milter_maps|string|
+        smtpd_milters|string|
         smtpd_min_data_rate|int|500
-        smtpd_noop_commands =|string|
+        smtpd_noop_commands|string|
         smtpd_null_access_lookup_key|string|<>
         smtpd_peername_lookup|bool|yes
         smtpd_per_request_deadline|string|${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:{${stress?{yes}:{no}}}}
         smtpd_policy_service_default_action|string|451 4.3.5 Server configuration problem
         smtpd_policy_service_max_idle|time:s|300s
         smtpd_policy_service_max_ttl|time:s|1000s
-        smtpd_policy_service_policy_context =|string|
+        smtpd_policy_service_policy_context|string|
         smtpd_policy_service_request_limit|int|0
         smtpd_policy_service_retry_delay|time:s|1s
         smtpd_policy_service_timeout|time:s|100s
         smtpd_policy_service_try_limit|int|2
-        smtpd_proxy_ehlo|string|$myhostname
-        smtpd_proxy_filter =|string|
-        smtpd_proxy_options =|string|
+        smtpd_proxy_ehlo|computed|$myhostname
+        smtpd_proxy_filter|string|
+        smtpd_proxy_options|string|
         smtpd_proxy_timeout|time:s|100s
         smtpd_recipient_limit|int|1000
         smtpd_recipient_overshoot_limit|int|1000
-        smtpd_recipient_restrictions =|string|
-        smtpd_reject_footer =|string|
-        smtpd_reject_footer_maps =|string|
+        smtpd_recipient_restrictions|string|
+        smtpd_reject_footer|string|
+        smtpd_reject_footer_maps|string|
         smtpd_reject_unlisted_recipient|bool|yes
         smtpd_reject_unlisted_sender|bool|no
         smtpd_relay_before_recipient_restrictions|string|${{$compatibility_level} <level {3.6} ? {no} : {yes}}
         smtpd_relay_restrictions|string|${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}
-        smtpd_restriction_classes =|string|
+        smtpd_restriction_classes|string|
         smtpd_sasl_auth_enable|bool|no
         smtpd_sasl_authenticated_header|bool|no
-        smtpd_sasl_exceptions_networks =|string|
-        smtpd_sasl_local_domain =|string|
+        smtpd_sasl_exceptions_networks|string|
+        smtpd_sasl_local_domain|string|
         smtpd_sasl_mechanism_filter|string|!external, static:rest
         smtpd_sasl_path|string|smtpd
         smtpd_sasl_response_limit|int|12288
@@ -326,50 +326,50 @@ extension ParameterRegistry {
         smtpd_sasl_service|string|smtp
         smtpd_sasl_tls_security_options|string|$smtpd_sasl_security_options
         smtpd_sasl_type|string|cyrus
-        smtpd_sender_login_maps =|string|
-        smtpd_sender_restrictions =|string|
+        smtpd_sender_login_maps|string|
+        smtpd_sender_restrictions|string|
         smtpd_service_name|string|smtpd
         smtpd_soft_error_limit|int|10
-        smtpd_starttls_timeout|string|${stress?{10}:{300}}s
-        smtpd_timeout|string|${stress?{10}:{300}}s
-        smtpd_tls_CAfile =|string|
-        smtpd_tls_CApath =|string|
+        smtpd_starttls_timeout|time:s|${stress?{10}:{300}}s
+        smtpd_timeout|time:s|${stress?{10}:{300}}s
+        smtpd_tls_CAfile|string|
+        smtpd_tls_CApath|string|
         smtpd_tls_always_issue_session_ids|bool|yes
         smtpd_tls_ask_ccert|bool|no
         smtpd_tls_auth_only|bool|no
         smtpd_tls_ccert_verifydepth|int|9
-        smtpd_tls_cert_file =|string|
-        smtpd_tls_chain_files =|string|
+        smtpd_tls_cert_file|string|
+        smtpd_tls_chain_files|string|
         smtpd_tls_ciphers|string|medium
-        smtpd_tls_dcert_file =|string|
-        smtpd_tls_dh1024_param_file =|string|
-        smtpd_tls_dh512_param_file =|string|
+        smtpd_tls_dcert_file|string|
+        smtpd_tls_dh1024_param_file|string|
+        smtpd_tls_dh512_param_file|string|
         smtpd_tls_dkey_file|string|$smtpd_tls_dcert_file
-        smtpd_tls_eccert_file =|string|
+        smtpd_tls_eccert_file|string|
         smtpd_tls_eckey_file|string|$smtpd_tls_eccert_file
         smtpd_tls_eecdh_grade|string|auto
-        smtpd_tls_exclude_ciphers =|string|
+        smtpd_tls_exclude_ciphers|string|
         smtpd_tls_fingerprint_digest|string|${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}
         smtpd_tls_key_file|string|$smtpd_tls_cert_file
         smtpd_tls_loglevel|int|0
         smtpd_tls_mandatory_ciphers|string|medium
-        smtpd_tls_mandatory_exclude_ciphers =|string|
+        smtpd_tls_mandatory_exclude_ciphers|string|
         smtpd_tls_mandatory_protocols|string|>=TLSv1
         smtpd_tls_protocols|string|>=TLSv1
         smtpd_tls_received_header|bool|no
         smtpd_tls_req_ccert|bool|no
-        smtpd_tls_security_level =|string|
-        smtpd_tls_session_cache_database =|string|
+        smtpd_tls_security_level|string|
+        smtpd_tls_session_cache_database|string|
         smtpd_tls_session_cache_timeout|time:s|3600s
         smtpd_tls_wrappermode|bool|no
-        smtpd_upstream_proxy_protocol =|string|
+        smtpd_upstream_proxy_protocol|string|
         smtpd_upstream_proxy_timeout|time:s|5s
         smtpd_use_tls|bool|no
         smtputf8_autodetect_classes|string|sendmail, verify
         smtputf8_enable|string|${{$compatibility_level} <level {1} ? {no} : {yes}}
         soft_bounce|bool|no
         stale_lock_time|time:s|500s
-        stress =|string|
+        stress|string|
         strict_7bit_headers|bool|no
         strict_8bitmime|bool|no
         strict_8bitmime_body|bool|no
@@ -384,10 +384,10 @@ extension ParameterRegistry {
         tcp_windowsize|int|0
         tls_append_default_CA|bool|no
         tls_config_file|string|default
-        tls_config_name =|string|
+        tls_config_name|string|
         tls_daemon_random_bytes|int|32
         tls_dane_digests|string|sha512 sha256
-        tls_disable_workarounds =|string|
+        tls_disable_workarounds|string|
         tls_eecdh_auto_curves|string|X25519 X448 prime256v1 secp521r1 secp384r1
         tls_eecdh_strong_curve|string|prime256v1
         tls_eecdh_ultra_curve|string|secp384r1
@@ -404,9 +404,9 @@ extension ParameterRegistry {
         tls_random_prng_update_period|time:s|3600s
         tls_random_reseed_period|time:s|3600s
         tls_random_source|string|dev:/dev/urandom
-        tls_server_sni_maps =|string|
+        tls_server_sni_maps|string|
         tls_session_ticket_cipher|string|aes-256-cbc
-        tls_ssl_options =|string|
+        tls_ssl_options|string|
         tls_wildcard_matches_multiple_labels|bool|yes
         tlsmgr_service_name|string|tlsmgr
         tlsproxy_client_CAfile|string|$smtp_tls_CAfile
@@ -417,23 +417,23 @@ extension ParameterRegistry {
         tlsproxy_client_dkey_file|string|$smtp_tls_dkey_file
         tlsproxy_client_eccert_file|string|$smtp_tls_eccert_file
         tlsproxy_client_eckey_file|string|$smtp_tls_eckey_file
-        tlsproxy_client_enforce_tls|string|$smtp_enforce_tls
+        tlsproxy_client_enforce_tls|bool|$smtp_enforce_tls
         tlsproxy_client_fingerprint_digest|string|$smtp_tls_fingerprint_digest
         tlsproxy_client_key_file|string|$smtp_tls_key_file
-        tlsproxy_client_loglevel|string|$smtp_tls_loglevel
+        tlsproxy_client_loglevel|int|$smtp_tls_loglevel
         tlsproxy_client_loglevel_parameter|string|smtp_tls_loglevel
         tlsproxy_client_per_site|string|$smtp_tls_per_site
         tlsproxy_client_policy_maps|string|${tlsproxy_client_policy:$smtp_tls_policy_maps}
-        tlsproxy_client_scert_verifydepth|string|$smtp_tls_scert_verifydepth
+        tlsproxy_client_scert_verifydepth|int|$smtp_tls_scert_verifydepth
         tlsproxy_client_security_level|string|${tlsproxy_client_level:$smtp_tls_security_level}
-        tlsproxy_client_use_tls|string|$smtp_use_tls
-        tlsproxy_enforce_tls|string|$smtpd_enforce_tls
+        tlsproxy_client_use_tls|bool|$smtp_use_tls
+        tlsproxy_enforce_tls|bool|$smtpd_enforce_tls
         tlsproxy_service_name|string|tlsproxy
         tlsproxy_tls_CAfile|string|$smtpd_tls_CAfile
         tlsproxy_tls_CApath|string|$smtpd_tls_CApath
-        tlsproxy_tls_always_issue_session_ids|string|$smtpd_tls_always_issue_session_ids
-        tlsproxy_tls_ask_ccert|string|$smtpd_tls_ask_ccert
-        tlsproxy_tls_ccert_verifydepth|string|$smtpd_tls_ccert_verifydepth
+        tlsproxy_tls_always_issue_session_ids|bool|$smtpd_tls_always_issue_session_ids
+        tlsproxy_tls_ask_ccert|bool|$smtpd_tls_ask_ccert
+        tlsproxy_tls_ccert_verifydepth|int|$smtpd_tls_ccert_verifydepth
         tlsproxy_tls_cert_file|string|$smtpd_tls_cert_file
         tlsproxy_tls_chain_files|string|$smtpd_tls_chain_files
         tlsproxy_tls_ciphers|string|$smtpd_tls_ciphers
@@ -447,20 +447,20 @@ extension ParameterRegistry {
         tlsproxy_tls_exclude_ciphers|string|$smtpd_tls_exclude_ciphers
         tlsproxy_tls_fingerprint_digest|string|$smtpd_tls_fingerprint_digest
         tlsproxy_tls_key_file|string|$smtpd_tls_key_file
-        tlsproxy_tls_loglevel|string|$smtpd_tls_loglevel
+        tlsproxy_tls_loglevel|int|$smtpd_tls_loglevel
         tlsproxy_tls_mandatory_ciphers|string|$smtpd_tls_mandatory_ciphers
         tlsproxy_tls_mandatory_exclude_ciphers|string|$smtpd_tls_mandatory_exclude_ciphers
         tlsproxy_tls_mandatory_protocols|string|$smtpd_tls_mandatory_protocols
         tlsproxy_tls_protocols|string|$smtpd_tls_protocols
-        tlsproxy_tls_req_ccert|string|$smtpd_tls_req_ccert
+        tlsproxy_tls_req_ccert|bool|$smtpd_tls_req_ccert
         tlsproxy_tls_security_level|string|$smtpd_tls_security_level
-        tlsproxy_use_tls|string|$smtpd_use_tls
+        tlsproxy_use_tls|bool|$smtpd_use_tls
         tlsproxy_watchdog_timeout|time:s|10s
         trace_service_name|string|trace
-        transport_maps =|string|
+        transport_maps|string|
         transport_retry_time|time:s|60s
         trigger_timeout|time:s|10s
-        undisclosed_recipients_header =|string|
+        undisclosed_recipients_header|string|
         unknown_address_reject_code|int|450
         unknown_address_tempfail_action|string|$reject_tempfail_action
         unknown_client_reject_code|int|450
@@ -472,60 +472,60 @@ extension ParameterRegistry {
         unknown_virtual_mailbox_reject_code|int|550
         unverified_recipient_defer_code|int|450
         unverified_recipient_reject_code|int|450
-        unverified_recipient_reject_reason =|string|
+        unverified_recipient_reject_reason|string|
         unverified_recipient_tempfail_action|string|$reject_tempfail_action
         unverified_sender_defer_code|int|450
         unverified_sender_reject_code|int|450
-        unverified_sender_reject_reason =|string|
+        unverified_sender_reject_reason|string|
         unverified_sender_tempfail_action|string|$reject_tempfail_action
-        uucp_delivery_slot_cost|string|$default_delivery_slot_cost
-        uucp_delivery_slot_discount|string|$default_delivery_slot_discount
-        uucp_delivery_slot_loan|string|$default_delivery_slot_loan
-        uucp_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        uucp_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        uucp_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        uucp_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        uucp_destination_rate_delay|string|$default_destination_rate_delay
-        uucp_destination_recipient_limit|string|$default_destination_recipient_limit
-        uucp_extra_recipient_limit|string|$default_extra_recipient_limit
-        uucp_initial_destination_concurrency|string|$initial_destination_concurrency
-        uucp_minimum_delivery_slots|string|$default_minimum_delivery_slots
-        uucp_recipient_limit|string|$default_recipient_limit
-        uucp_recipient_refill_delay|string|$default_recipient_refill_delay
-        uucp_recipient_refill_limit|string|$default_recipient_refill_limit
-        uucp_time_limit|string|$command_time_limit
-        uucp_transport_rate_delay|string|$default_transport_rate_delay
+        uucp_delivery_slot_cost|int|$default_delivery_slot_cost
+        uucp_delivery_slot_discount|int|$default_delivery_slot_discount
+        uucp_delivery_slot_loan|int|$default_delivery_slot_loan
+        uucp_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        uucp_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        uucp_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        uucp_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        uucp_destination_rate_delay|time:s|$default_destination_rate_delay
+        uucp_destination_recipient_limit|int|$default_destination_recipient_limit
+        uucp_extra_recipient_limit|int|$default_extra_recipient_limit
+        uucp_initial_destination_concurrency|int|$initial_destination_concurrency
+        uucp_minimum_delivery_slots|int|$default_minimum_delivery_slots
+        uucp_recipient_limit|int|$default_recipient_limit
+        uucp_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        uucp_recipient_refill_limit|int|$default_recipient_refill_limit
+        uucp_time_limit|time:s|$command_time_limit
+        uucp_transport_rate_delay|time:s|$default_transport_rate_delay
         verp_delimiter_filter|string|-=+
         virtual_alias_address_length_limit|int|1000
         virtual_alias_domains|string|$virtual_alias_maps
         virtual_alias_expansion_limit|int|1000
         virtual_alias_maps|string|$virtual_maps
         virtual_alias_recursion_limit|int|1000
-        virtual_delivery_slot_cost|string|$default_delivery_slot_cost
-        virtual_delivery_slot_discount|string|$default_delivery_slot_discount
-        virtual_delivery_slot_loan|string|$default_delivery_slot_loan
+        virtual_delivery_slot_cost|int|$default_delivery_slot_cost
+        virtual_delivery_slot_discount|int|$default_delivery_slot_discount
+        virtual_delivery_slot_loan|int|$default_delivery_slot_loan
         virtual_delivery_status_filter|string|$default_delivery_status_filter
-        virtual_destination_concurrency_failed_cohort_limit|string|$default_destination_concurrency_failed_cohort_limit
-        virtual_destination_concurrency_limit|string|$default_destination_concurrency_limit
-        virtual_destination_concurrency_negative_feedback|string|$default_destination_concurrency_negative_feedback
-        virtual_destination_concurrency_positive_feedback|string|$default_destination_concurrency_positive_feedback
-        virtual_destination_rate_delay|string|$default_destination_rate_delay
-        virtual_destination_recipient_limit|string|$default_destination_recipient_limit
-        virtual_extra_recipient_limit|string|$default_extra_recipient_limit
-        virtual_gid_maps =|string|
-        virtual_initial_destination_concurrency|string|$initial_destination_concurrency
-        virtual_mailbox_base =|string|
+        virtual_destination_concurrency_failed_cohort_limit|int|$default_destination_concurrency_failed_cohort_limit
+        virtual_destination_concurrency_limit|int|$default_destination_concurrency_limit
+        virtual_destination_concurrency_negative_feedback|int|$default_destination_concurrency_negative_feedback
+        virtual_destination_concurrency_positive_feedback|int|$default_destination_concurrency_positive_feedback
+        virtual_destination_rate_delay|time:s|$default_destination_rate_delay
+        virtual_destination_recipient_limit|int|$default_destination_recipient_limit
+        virtual_extra_recipient_limit|int|$default_extra_recipient_limit
+        virtual_gid_maps|string|
+        virtual_initial_destination_concurrency|int|$initial_destination_concurrency
+        virtual_mailbox_base|string|
         virtual_mailbox_domains|string|$virtual_mailbox_maps
         virtual_mailbox_limit|int|51200000
         virtual_mailbox_lock|string|fcntl, dotlock
-        virtual_mailbox_maps =|string|
-        virtual_minimum_delivery_slots|string|$default_minimum_delivery_slots
+        virtual_mailbox_maps|string|
+        virtual_minimum_delivery_slots|int|$default_minimum_delivery_slots
         virtual_minimum_uid|int|100
-        virtual_recipient_limit|string|$default_recipient_limit
-        virtual_recipient_refill_delay|string|$default_recipient_refill_delay
-        virtual_recipient_refill_limit|string|$default_recipient_refill_limit
+        virtual_recipient_limit|int|$default_recipient_limit
+        virtual_recipient_refill_delay|time:s|$default_recipient_refill_delay
+        virtual_recipient_refill_limit|int|$default_recipient_refill_limit
         virtual_transport|string|virtual
-        virtual_transport_rate_delay|string|$default_transport_rate_delay
-        virtual_uid_maps =|string|
+        virtual_transport_rate_delay|time:s|$default_transport_rate_delay
+        virtual_uid_maps|string|
         """
 }

@@ -86,11 +86,11 @@ public final class BufferedStream {
     /// Reads one line without its CRLF or LF. At most LIMIT bytes are kept: a longer line
     /// is read to its end and returned cut, with `truncated` set. nil = end of stream.
     public func readLine(limit: Int = 65536) throws -> (line: [UInt8], truncated: Bool)? {
-        var scanFrom = inputStart
+        var scanned = 0  // bytes after inputStart known to hold no newline
         var truncated = false
         var kept: [UInt8] = []
         while true {
-            if let nl = input[scanFrom...].firstIndex(of: 10) {
+            if let nl = input[(inputStart + scanned)...].firstIndex(of: 10) {
                 var end = nl
                 if end > inputStart && input[end - 1] == 13 { end -= 1 }
                 let piece = input[inputStart..<end]
@@ -104,12 +104,12 @@ public final class BufferedStream {
                 return (kept, truncated)
             }
             if input.count - inputStart > limit {
-                // Keep the first LIMIT bytes, drop the rest of this line as it arrives.
-                if kept.count < limit { kept.append(contentsOf: input[inputStart..<min(input.count, inputStart + limit - kept.count)]) }
+                // Keep the first LIMIT bytes; the rest of this line is dropped as it arrives.
+                kept.append(contentsOf: input[inputStart...].prefix(max(0, limit - kept.count)))
                 truncated = true
                 inputStart = input.count
             }
-            scanFrom = input.count
+            scanned = input.count - inputStart
             guard try fill() else {
                 if input.count > inputStart || !kept.isEmpty {
                     kept.append(contentsOf: input[inputStart...].prefix(max(0, limit - kept.count)))
@@ -118,7 +118,6 @@ public final class BufferedStream {
                 }
                 return nil
             }
-            scanFrom = max(inputStart, scanFrom)
         }
     }
 

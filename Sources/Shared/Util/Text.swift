@@ -32,6 +32,7 @@ extension String {
 /// separated by commas and/or white space, empty elements dropped. Text inside `{ }` stays
 /// together (so `{ a b }` is one element, without its braces).
 public func splitList(_ value: String, separators: String = ", \t\r\n") -> [String] {
+    let separatorSet = Set(separators.unicodeScalars)
     var result: [String] = []
     var current = ""
     var depth = 0
@@ -42,7 +43,7 @@ public func splitList(_ value: String, separators: String = ", \t\r\n") -> [Stri
         } else if ch == "}" && depth > 0 {
             depth -= 1
             current.append(ch)
-        } else if depth == 0 && separators.contains(ch) {
+        } else if depth == 0 && ch.unicodeScalars.allSatisfy({ separatorSet.contains($0) }) {
             if !current.isEmpty { result.append(current) }
             current = ""
         } else {
