@@ -5,9 +5,19 @@ import Foundation
 import XCTest
 
 final class MasterTests: XCTestCase {
+    /// Starts an instance running SERVICES (PORT stands for a free port); it is stopped
+    /// and removed after the test.
+    var instances: [TestInstance] = []
+
+    override func tearDown() {
+        instances.removeAll()
+        super.tearDown()
+    }
+
     func instance(_ services: String, main: [String] = []) throws -> (TestInstance, UInt16) {
         let port = freePort()
         let inst = try TestInstance(masterCF: services.replacingOccurrences(of: "PORT", with: String(port)), main: main)
+        instances.append(inst)
         inst.start()
         return (inst, port)
     }
@@ -43,7 +53,8 @@ final class MasterTests: XCTestCase {
         let (inst, port) = try instance("127.0.0.1:PORT inet n - n - 10 testd -o prestart_process_count=2")
         XCTAssertTrue(eventually { inst.processes(String(port)).filter { $0.state == "idle" }.count == 2 })
         let ready = Set(inst.processes(String(port)).map { String($0.pid) })
-        let g = try XCTUnwrap(LineClient(port: port)?.greeting())
+        let client = try XCTUnwrap(LineClient(port: port))
+        let g = try XCTUnwrap(client.greeting())
         XCTAssertTrue(ready.contains(g["pid"] ?? ""), "a pre-started child served the client")
         // While one is busy, another idle one is started to keep two ready.
         XCTAssertTrue(eventually { inst.processes(String(port)).filter { $0.state == "idle" }.count == 2 })
@@ -90,9 +101,9 @@ final class MasterTests: XCTestCase {
     }
 
     func testNoDescriptorsLeakIntoChildren() throws {
-        let (inst, port) = try instance("127.0.0.1:PORT inet n - n - 1 testd")
+        let (_, port) = try instance("127.0.0.1:PORT inet n - n - 1 testd")
         let client = try XCTUnwrap(LineClient(port: port))
-        let g = try XCTUnwrap(client.greeting(), "errno \(client.lastError) log: \(inst.log)")
+        let g = try XCTUnwrap(client.greeting(), "errno \(client.lastError)")
         let fds = (g["fds"] ?? "").split(separator: ",").compactMap { Int($0) }
         // 0-2 stdio, 3 the log, 4 the directory listing /proc/self/fd, 5 status, 6 listener, 7 client.
         XCTAssertEqual(fds, [0, 1, 2, 3, 4, 5, 6, 7])
@@ -132,7 +143,11 @@ final class MasterTests: XCTestCase {
     func testBrokenConfigurationOnReloadKeepsRunning() throws {
         let (inst, port) = try instance("127.0.0.1:PORT inet n - n - 2 testd")
         try inst.appendMasterCF("broken line")
-        inst.run("postern", ["reload"])
+        let r = inst.run("postern", ["reload"])
+        XCTAssertNotEqual(r.status, 0, "postern reload checks the files first")
+        XCTAssertTrue(r.stderr.contains("master.cf: line 2: bad field count: expected at least 8 fields, found 2"), r.stderr)
+        // A SIGHUP sent some other way: the master keeps its running configuration.
+        kill(try XCTUnwrap(inst.masterPid), SIGHUP)
         XCTAssertTrue(eventually { inst.log.contains("reload failed, keeping the running configuration") })
         XCTAssertNotNil(LineClient(port: port)?.greeting())
     }

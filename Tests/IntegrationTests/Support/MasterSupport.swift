@@ -149,7 +149,7 @@ final class TestInstance {
 
     func appendMasterCF(_ line: String) throws {
         let text = try String(contentsOfFile: etc + "/master.cf", encoding: .utf8)
-        try writeFile("master.cf", text + line + "\n")
+        try writeFile("master.cf", text + (text.hasSuffix("\n") ? "" : "\n") + line + "\n")
     }
 
     func writeMasterCF(_ text: String) throws {
