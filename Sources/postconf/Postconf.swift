@@ -28,20 +28,22 @@ struct Postconf {
     func show(_ names: [String], defaults: Bool, nonDefault: Bool, valueOnly: Bool, expand: Bool) -> Int32 {
         let config = defaults ? MainConfig(directory: directory) : loadMain()
         if !defaults { warnUnused(config) }
+        // Like Postfix, parameters nothing uses are warned about, not listed.
+        let unused = Set(config.unusedParameters().map { String($0.prefix { $0 != "=" }) })
         var selected: [String]
         if !names.isEmpty {
             selected = []
             for name in names {
-                if defaults ? ParameterRegistry.definition(name) != nil : config.raw(name) != nil {
+                if defaults ? ParameterRegistry.definition(name) != nil : (config.raw(name) != nil && !unused.contains(name)) {
                     selected.append(name)
                 } else {
                     Log.warning("\(name): unknown parameter")
                 }
             }
         } else if nonDefault {
-            selected = (config.order + config.overrides.keys.filter { config.settings[$0] == nil }).sorted()
+            selected = (config.order + config.overrides.keys.filter { config.settings[$0] == nil }).filter { !unused.contains($0) }.sorted()
         } else {
-            selected = Array(Set(ParameterRegistry.sortedNames + config.order)).sorted()
+            selected = Array(Set(ParameterRegistry.sortedNames + config.order.filter { !unused.contains($0) })).sorted()
         }
         var out = ""
         for name in selected {
@@ -164,7 +166,7 @@ enum MasterCFFormat {
         for (i, column) in entry.columns.enumerated() {
             out += column + String(repeating: " ", count: max(1, widths[i] - column.count + 1))
         }
-        let args = entry.arguments.map { $0.contains(" ") || $0.isEmpty ? "{ \($0) }" : $0 }
+        let args = entry.arguments.map { $0.contains(" ") || $0.isEmpty ? "{\($0)}" : $0 }
         return out + ([entry.command] + args).joined(separator: " ")
     }
 }

@@ -38,6 +38,7 @@ public enum Log {
         closeSinks()
         if maillog.isEmpty {
             useSyslog = true
+            connectSyslog()  // now, before a daemon chroots or drops privileges
         } else if maillog == "/dev/stdout" {
             fileDescriptor = dup(1)
         } else if maillog == "/dev/stderr" {
@@ -104,18 +105,20 @@ public enum Log {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func sendSyslog(_ severity: Severity, _ body: String) {
-        if syslogSocket < 0 {
-            syslogSocket = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard syslogSocket >= 0 else { return }
-            var address = UnixAddress("/dev/log")
-            let ok = address.withSockaddr { connect(syslogSocket, $0, $1) } == 0
-            if !ok {
-                close(syslogSocket)
-                syslogSocket = -1
-                return
-            }
+    static func connectSyslog() {
+        guard syslogSocket < 0 else { return }
+        syslogSocket = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard syslogSocket >= 0 else { return }
+        var address = UnixAddress("/dev/log")
+        if address.withSockaddr({ connect(syslogSocket, $0, $1) }) != 0 {
+            close(syslogSocket)
+            syslogSocket = -1
         }
+    }
+
+    static func sendSyslog(_ severity: Severity, _ body: String) {
+        connectSyslog()
+        guard syslogSocket >= 0 else { return }
         let priority = 2 * 8 + severity.rawValue  // facility mail
         var line = "<\(priority)>" + timestamp() + " " + tag + "[\(getpid())]: " + body
         line.withUTF8 { buffer in _ = send(syslogSocket, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
