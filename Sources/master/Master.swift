@@ -171,8 +171,7 @@ final class Master {
             let state = services[child.serviceKey]
             state?.children[pid] = nil
             let wasTerminated = terminated.remove(pid) != nil
-            let signal = status & 0x7f
-            let exitCode = (status >> 8) & 0xff
+            let (exitCode, signal) = Spawn.describe(status: status)
             guard signal != 0 || exitCode != 0 else { continue }
             let path = state.map { Spawner.arguments($0.entry, daemonDirectory: daemonDirectory, listenCount: 1)[0] } ?? "child"
             if signal != 0 {
@@ -234,17 +233,15 @@ final class Master {
     /// SIGHUP: re-read main.cf and master.cf; start new services, stop removed ones, and
     /// give every remaining one a new generation of children.
     func reload() {
-        let newConfig: MainConfig
-        let masterCF: MasterConfig
+        let loaded: LoadedConfig
         do {
-            newConfig = try MainConfig.load(directory: configDirectory)
-            masterCF = try MasterConfig.load(directory: configDirectory, defaultProcessLimit: newConfig.int("default_process_limit"))
-            newConfig.serviceNames = Set(masterCF.entries.map(\.name))
-            try newConfig.validate()
+            loaded = try LoadedConfig.load(directory: configDirectory)
         } catch {
             Log.error("reload failed, keeping the running configuration: \(error)")
             return
         }
+        let newConfig = loaded.main
+        let masterCF = loaded.master
         for w in masterCF.warnings { Log.warning(w) }
         for name in ["inet_interfaces", "inet_protocols"] where newConfig.value(name) != config.value(name) {
             Log.warning("to change \(name), stop and start Postern")

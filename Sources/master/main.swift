@@ -21,16 +21,14 @@ for item in Getopt(Array(CommandLine.arguments.dropFirst()), spec: "c:dst").item
     }
 }
 let configDirectory = MainConfig.locateDirectory(configFlag)
-let config: MainConfig
-let masterCF: MasterConfig
+let loaded: LoadedConfig
 do {
-    config = try MainConfig.load(directory: configDirectory)
-    masterCF = try MasterConfig.load(directory: configDirectory, defaultProcessLimit: config.int("default_process_limit"))
-    config.serviceNames = Set(masterCF.entries.map(\.name))
-    try config.validate()
+    loaded = try LoadedConfig.load(directory: configDirectory)
 } catch {
     Log.fatal("\(error)")
 }
+let config = loaded.main
+let masterCF = loaded.master
 let queueDirectory = config.value("queue_directory")
 if testOnly { exit(MasterControl.runningPid(queueDirectory: queueDirectory) == nil ? 0 : 1) }
 Log.configure(
