@@ -10,7 +10,7 @@ let commands = [
 ]
 
 // Glibc-only daemons with the Swift runtime linked in statically start fast and stay small.
-let programSettings: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+let programSettings: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
 
 let package = Package(
     name: "Postern",
@@ -29,6 +29,7 @@ let package = Package(
         // A tiny single-client service the master's tests supervise.
         .executableTarget(name: "testd", dependencies: ["Shared"], path: "Tests/Fixtures/testd"),
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
+        .testTarget(name: "smtpdTests", dependencies: ["smtpd", "Shared"], path: "Tests/smtpdTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],

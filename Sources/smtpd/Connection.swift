@@ -1,0 +1,113 @@
+// The short I/O loop around the session: read a command line, hand it to the session,
+// send its replies (held back while pipelined commands are waiting, RFC 2920), and read
+// DATA content or BDAT chunks when the session asks for them.
+import Glibc
+import Shared
+
+final class Connection {
+    let stream: BufferedStream
+    let session: SMTPSession
+    let settings: SMTPDSettings
+
+    init(descriptor: Int32, session: SMTPSession, settings: SMTPDSettings) {
+        stream = BufferedStream(descriptor: descriptor, timeoutMs: settings.timeoutSeconds * 1000)
+        self.session = session
+        self.settings = settings
+    }
+
+    /// Serves the client until QUIT, a disconnect, a time-out or a fatal protocol error.
+    func run() {
+        defer { session.end() }
+        guard send(session.greeting(), flushNow: true) else { return }
+        while true {
+            if let reply = session.tooManyErrors() {
+                _ = send(SessionOutcome(replies: [reply]), flushNow: true)
+                return
+            }
+            let line: [UInt8]
+            do {
+                if stream.bufferedCount == 0 { try stream.flush() }
+                guard let (read, _) = try stream.readLine(limit: settings.lineLengthLimit) else {
+                    session.lostConnection()
+                    return
+                }
+                line = read
+            } catch {
+                handle(error)
+                return
+            }
+            var outcome = session.command(line)
+            switch outcome.next {
+            case .command:
+                guard send(outcome, flushNow: false) else { return }
+            case .disconnect:
+                _ = send(outcome, flushNow: true)
+                return
+            case .data:
+                guard send(outcome, flushNow: true) else { return }
+                guard readData() else { return }
+                guard send(session.endOfData(), flushNow: false) else { return }
+            case .chunk(let size, let last):
+                outcome.next = .command
+                guard send(outcome, flushNow: false) else { return }
+                do {
+                    try stream.read(exactly: size) { session.chunkBytes($0) }
+                } catch {
+                    handle(error)
+                    return
+                }
+                guard send(session.chunkDone(last: last), flushNow: false) else { return }
+            }
+        }
+    }
+
+    /// Reads DATA content to the lone dot, undoing dot-stuffing. False when the session ended.
+    func readData() -> Bool {
+        let limit = settings.messageSizeLimit > 0 ? settings.messageSizeLimit + 1024 : 1 << 26
+        while true {
+            do {
+                guard let (line, truncated) = try stream.readLine(limit: limit) else {
+                    session.lostConnection()
+                    return false
+                }
+                if line.count == 1 && line[0] == UInt8(ascii: ".") { return true }
+                if truncated { session.content.failure = .tooBig }
+                if line.first == UInt8(ascii: ".") {
+                    session.contentLine(line.dropFirst())
+                } else {
+                    session.contentLine(line[...])
+                }
+            } catch {
+                handle(error)
+                return false
+            }
+        }
+    }
+
+    func handle(_ error: Error) {
+        if let e = error as? StreamError, e == .timeout {
+            let reply = session.timedOut()
+            stream.write(reply.wire)
+            try? stream.flush()
+        } else {
+            session.lostConnection()
+        }
+    }
+
+    /// Queues OUTCOME's replies (after its tarpit delay); flushes when asked or when no
+    /// pipelined input waits. False when the client is gone.
+    func send(_ outcome: SessionOutcome, flushNow: Bool) -> Bool {
+        if outcome.delay > 0 {
+            try? stream.flush()
+            sleep(UInt32(outcome.delay))
+        }
+        for reply in outcome.replies { stream.write(reply.wire) }
+        do {
+            if flushNow || stream.bufferedCount == 0 { try stream.flush() }
+        } catch {
+            session.lostConnection()
+            return false
+        }
+        return true
+    }
+}
