@@ -25,16 +25,20 @@ final class CDBTable: LookupTable {
         self.flags = flags
         tryWithNul = flags.nul != .without
         tryWithoutNul = flags.nul != .with
-        descriptor = open(name, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unavailable("open database \(name): \(errnoText())") }
-        database = .allocate(capacity: 1)
-        database.initialize(to: cdb())
-        guard cdb_init(database, descriptor) == 0 else {
+        // Everything that can fail happens before the last stored property is set, so a
+        // failed init never runs deinit on half-made state.
+        let fd = open(name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unavailable("open database \(name): \(errnoText())") }
+        let opened = UnsafeMutablePointer<cdb>.allocate(capacity: 1)
+        opened.initialize(to: cdb())
+        guard cdb_init(opened, fd) == 0 else {
             let reason = errnoText()
-            database.deallocate()
-            close(descriptor)
+            opened.deallocate()
+            close(fd)
             throw .unavailable("unable to init \(name): \(reason)")
         }
+        descriptor = fd
+        database = opened
         warnIfOlderThanSource(path)
     }
 
@@ -114,14 +118,16 @@ public final class CDBWriter {
         name = path
         self.flags = flags
         self.duplicates = duplicates
-        descriptor = try CDBWriter.openLocked(temporaryPath)
-        maker = .allocate(capacity: 1)
-        guard cdb_make_start(maker, descriptor) == 0 else {
+        let fd = try CDBWriter.openLocked(temporaryPath)
+        let started = UnsafeMutablePointer<cdb_make>.allocate(capacity: 1)
+        guard cdb_make_start(started, fd) == 0 else {
             let reason = errnoText()
-            maker.deallocate()
-            close(descriptor)
+            started.deallocate()
+            close(fd)
             throw .unavailable("initialize database \(temporaryPath): \(reason)")
         }
+        descriptor = fd
+        maker = started
     }
 
     deinit {
