@@ -1,4 +1,6 @@
-// postmap: not built yet; a later issue gives it its work. Until then it says so and fails.
+// postmap(1): builds cdb: (and hash:/btree:) tables from their source files, and queries
+// or lists any lookup table (`-q key`, `-q -`, `-s`), with Postfix's options and exit
+// status. The work is done by Shared's TableCommand, which postalias shares.
 import Shared
 
-NotBuiltYet.exit(program: "postmap")
+TableCommand.main(.postmap, program: ThisProcess.name, arguments: Array(ThisProcess.arguments.dropFirst()))
