@@ -39,7 +39,7 @@ case .parameters:
 case .edit: postconf.edit(options.operands)
 case .remove, .commentOut: postconf.remove(options.operands, commentOut: mode == .commentOut)
 case .services: postconf.showServices(options.operands)
-case .tableTypes: print(["btree", "cdb", "cidr", "hash", "inline", "pcre", "proxy", "regexp", "static", "texthash", "unix"].joined(separator: "\n"))
+case .tableTypes: print(TableRegistry.typeNames.joined(separator: "\n"))
 case .saslServers: print("cyrus\ndovecot")
 case .saslClients: print("cyrus")
 }

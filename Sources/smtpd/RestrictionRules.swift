@@ -68,7 +68,7 @@ extension Restrictions {
         guard let recipient = ctx.recipient else { return .dunno }
         let authorized: Bool
         do {
-            authorized = try addressClass(recipient) != .other
+            authorized = try resolver.addressClass(recipient) != .other
         } catch {
             return refusal(451, "4.3.0", .recipient, ctx, "Temporary lookup failure")
         }
@@ -83,8 +83,8 @@ extension Restrictions {
     func rejectUnlisted(_ ctx: CheckContext, _ recipient: String) -> Verdict {
         guard let exists = localRecipientExists else { return .dunno }
         do {
-            guard try addressClass(recipient) == .local else { return .dunno }
-            if try exists(qualified(recipient)) { return .dunno }
+            guard try resolver.addressClass(recipient) == .local else { return .dunno }
+            if try exists(resolver.qualified(recipient)) { return .dunno }
         } catch {
             return refusal(451, "4.3.0", .recipient, ctx, "Temporary lookup failure")
         }

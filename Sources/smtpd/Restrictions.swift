@@ -37,36 +37,23 @@ enum CheckObject {
     }
 }
 
-/// How a recipient's domain is delivered (trivial-rewrite's address classes).
-enum AddressClass {
-    case local, virtualAlias, virtualMailbox, relay, other
-}
-
 final class Restrictions {
     let config: MainConfig
     let settings: SMTPDSettings
     let mynetworks: NetworkList
-    var mydestination: DomainList
-    var relayDomains: DomainList
-    var virtualAliasDomains: DomainList
-    var virtualMailboxDomains: DomainList
+    let resolver: AddressResolver
     /// Answers whether a local recipient exists (local_recipient_maps); nil = no check.
     var localRecipientExists: ((String) throws -> Bool)?
     let lists: [String: [String]]
     let relayBeforeRecipient: Bool
     let rejectUnlistedRecipient: Bool
-    let myorigin: String
-    let interfaceLiterals: Set<String>
 
-    init(config: MainConfig, settings: SMTPDSettings) {
+    init(config: MainConfig, settings: SMTPDSettings) throws {
         self.config = config
         self.settings = settings
         mynetworks = NetworkList(config.list("mynetworks"))
         for bad in mynetworks.invalid { Log.warning("mynetworks: ignoring bad entry: \(bad)") }
-        mydestination = DomainList(parameter: "mydestination", config: config)
-        relayDomains = DomainList(parameter: "relay_domains", config: config)
-        virtualAliasDomains = DomainList(parameter: "virtual_alias_domains", config: config)
-        virtualMailboxDomains = DomainList(parameter: "virtual_mailbox_domains", config: config)
+        resolver = try AddressResolver(config: config)
         var lists: [String: [String]] = [:]
         for name in ["client", "helo", "sender", "relay", "recipient", "data", "end_of_data", "etrn"] {
             lists[name] = config.list("smtpd_\(name)_restrictions")
@@ -74,15 +61,6 @@ final class Restrictions {
         self.lists = lists
         relayBeforeRecipient = config.bool("smtpd_relay_before_recipient_restrictions")
         rejectUnlistedRecipient = config.bool("smtpd_reject_unlisted_recipient")
-        myorigin = config.value("myorigin").asciiLowercased
-        var literals: Set<String> = []
-        for a in config.list("inet_interfaces") + config.list("proxy_interfaces") where a != "all" && a != "loopback-only" {
-            literals.insert("[" + a.trimmingBrackets + "]")
-        }
-        if config.list("inet_interfaces").contains(where: { $0 == "all" || $0 == "loopback-only" }) {
-            literals.formUnion(["[127.0.0.1]", "[::1]", "[ipv6:::1]"])
-        }
-        interfaceLiterals = literals
     }
 
     /// The start-up sanity check: the relay or recipient list must be able to refuse mail
@@ -98,22 +76,6 @@ final class Restrictions {
                 "in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: "
                     + "reject_unauth_destination, defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains")
         }
-    }
-
-    // MARK: address classes
-
-    /// The address with @myorigin appended when it has no domain (append_at_myorigin).
-    func qualified(_ address: String) -> String {
-        address.contains("@") ? address : address + "@" + myorigin
-    }
-
-    func addressClass(_ address: String) throws -> AddressClass {
-        let domain = MailAddress(qualified(address)).normalizedDomain
-        if try mydestination.contains(domain) || interfaceLiterals.contains(domain) { return .local }
-        if try virtualAliasDomains.contains(domain) { return .virtualAlias }
-        if try virtualMailboxDomains.contains(domain) { return .virtualMailbox }
-        if try relayDomains.contains(domain) { return .relay }
-        return .other
     }
 
     // MARK: the stages
@@ -188,12 +150,5 @@ final class Restrictions {
         r.code -= 100
         if let e = r.enhanced, e.hasPrefix("5") { r.enhanced = "4" + e.dropFirst() }
         return r
-    }
-}
-
-extension String {
-    /// `[1.2.3.4]` → `1.2.3.4`.
-    var trimmingBrackets: String {
-        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
     }
 }

@@ -55,7 +55,7 @@ final class SessionTests: XCTestCase {
             \(main)
             """)
         let settings = SMTPDSettings(config)
-        let restrictions = Restrictions(config: config, settings: settings)
+        let restrictions = try Restrictions(config: config, settings: settings)
         restrictions.localRecipientExists = { address in users.contains(MailAddress(address).localPart.asciiLowercased) }
         let identity = ClientIdentity(address: client, port: 4000, name: "client.example.org", reverseName: "client.example.org")
         return SMTPSession(settings: settings, restrictions: restrictions, store: store, client: identity)
