@@ -1,4 +1,4 @@
-// qmgr: not built yet; a later issue gives it its work. Until then it says so and fails.
+// qmgr: not built yet; a later step gives it its work. Until then it says so and fails.
 import Shared
 
 NotBuiltYet.exit(program: "qmgr")
