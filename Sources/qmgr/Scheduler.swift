@@ -102,6 +102,11 @@ final class Scheduler {
         if busyDestinations[key] == 0 { busyDestinations[key] = nil }
     }
 
+    /// True while deliveries of QUEUEID wait for an agent.
+    func hasWaiting(_ queueID: String) -> Bool {
+        waiting.values.contains { $0.contains { $0.queueID == queueID } }
+    }
+
     /// Drops everything still waiting for QUEUEID (the message was deleted or held).
     func forget(_ queueID: String) {
         for t in waiting.keys { waiting[t]?.removeAll { $0.queueID == queueID } }

@@ -1,0 +1,35 @@
+// A message in the active queue as qmgr tracks it: its queue file, which recipients are
+// still out with an agent, and what happened to each (sent, deferred with a reason,
+// bounced with a reason) until the message can be removed, deferred or bounced.
+import Shared
+
+final class ActiveMessage {
+    let queueID: String
+    var file: QueueFile
+    let activeTime: Double
+    /// Deliveries handed to agents and not answered yet.
+    var outstanding = 0
+    /// Recipients (by index) that failed temporarily in this pass, with their reason.
+    var deferred: [Int: DeliveryResult] = [:]
+    /// Recipients that failed permanently in this pass.
+    var bounced: [Int: DeliveryResult] = [:]
+    /// Addresses local(8) forwarded this message to, to be queued as a new message.
+    var forwarded: [String] = []
+
+    init(queueID: String, file: QueueFile, activeTime: Double) {
+        self.queueID = queueID
+        self.file = file
+        self.activeTime = activeTime
+    }
+
+    var arrivalTime: Double {
+        Double(file.envelope.arrivalSeconds) + Double(file.envelope.arrivalMicros) / 1_000_000
+    }
+
+    var sender: String { file.envelope.sender }
+
+    /// Recipients not yet done in the queue file.
+    var pending: [(index: Int, recipient: QueueRecipient)] {
+        file.recipients.enumerated().filter { !$0.element.isDone }.map { ($0.offset, $0.element) }
+    }
+}

@@ -1,0 +1,89 @@
+// What qmgr writes besides deliveries: the per-message defer log, RFC 3464 delivery
+// status notifications back to the sender (never a bounce of a bounce: a failed notice
+// goes to the postmaster, and a failed postmaster notice is dropped), and copies of a
+// message for addresses local(8) forwarded it to.
+import Glibc
+import Shared
+
+final class BounceWriter {
+    let config: MainConfig
+    let queue: QueueDirectory
+    let myhostname: String
+
+    init(config: MainConfig, queue: QueueDirectory) {
+        self.config = config
+        self.queue = queue
+        myhostname = config.value("myhostname")
+    }
+
+    var doubleBounceSender: String { config.value("double_bounce_sender") + "@" + config.value("myorigin") }
+
+    /// Appends this pass's temporary failures to `defer/ID` (Postfix's format).
+    func appendDeferLog(_ message: ActiveMessage) {
+        var text = ""
+        for result in message.deferred.values.sorted(by: { $0.index < $1.index }) where result.index < message.file.recipients.count {
+            let r = message.file.recipients[result.index]
+            text += DeferLogRecord(
+                recipient: r.address, originalRecipient: r.dsnOriginalRecipient ?? "rfc822;" + (r.originalRecipient ?? r.address),
+                status: result.dsn, action: "delayed", reason: result.reason
+            ).text
+        }
+        do {
+            try DeferLog.append(text, queueID: message.queueID, directory: queue)
+        } catch {
+            Log.warning("\(message.queueID): cannot update defer log: \(error)")
+        }
+    }
+
+    /// Sends a non-delivery notification for RESULTS to the message's sender.
+    func returnToSender(_ message: ActiveMessage, _ results: [DeliveryResult]) {
+        let sender = message.sender
+        if sender == doubleBounceSender {
+            Log.warning("\(message.queueID): undeliverable postmaster notification discarded")
+            return
+        }
+        let notifyPostmaster = sender.isEmpty
+        let recipient = notifyPostmaster ? config.value("2bounce_notice_recipient") : sender
+        do {
+            let writer = try QueueFileWriter(directory: queue)
+            var envelope = QueueEnvelope(sender: notifyPostmaster ? doubleBounceSender : "")
+            envelope.attributes.append(.init(name: QueueEnvelope.protocolNameKey, value: "bounce"))
+            writer.envelope = envelope
+            writer.addRecipient(QueueRecipient(address: recipient, originalRecipient: recipient))
+            let report = DeliveryReport(config: config, message: message, results: results, newQueueID: writer.queueID)
+            try report.write(to: writer, original: originalContent(message))
+            try writer.commit()
+            Log.info("\(message.queueID): sender non-delivery notification: \(writer.queueID)")
+        } catch {
+            Log.warning("\(message.queueID): cannot create non-delivery notification: \(error)")
+        }
+    }
+
+    /// Queues a copy of MESSAGE for ADDRESSES (forwarding by local(8)), same sender.
+    func resubmit(_ message: ActiveMessage, to addresses: [String]) {
+        do {
+            let writer = try QueueFileWriter(directory: queue)
+            var envelope = message.file.envelope
+            envelope.arrivalSeconds = 0
+            envelope.arrivalMicros = 0
+            writer.envelope = envelope
+            for a in addresses { writer.addRecipient(QueueRecipient(address: a, originalRecipient: a)) }
+            try originalContent(message) { try writer.appendContent($0, newline: false) }
+            try writer.commit()
+            Log.info("\(message.queueID): forwarded as \(writer.queueID)")
+        } catch {
+            Log.warning("\(message.queueID): cannot forward: \(error)")
+        }
+    }
+
+    /// Streams the original message content to BODY.
+    func originalContent(_ message: ActiveMessage) -> ((UnsafeRawBufferPointer) throws -> Void) throws -> Void {
+        let path = queue.path(queue: QueueDirectory.active, queueID: message.queueID)
+        return { body in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SystemError("open \(path)") }
+            defer { close(fd) }
+            try message.file.readContent(descriptor: fd, body)
+        }
+    }
+}
