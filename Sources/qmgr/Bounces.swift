@@ -20,16 +20,16 @@ final class BounceWriter {
 
     /// Appends this pass's temporary failures to `defer/ID` (Postfix's format).
     func appendDeferLog(_ message: ActiveMessage) {
-        var text = ""
+        var records: [DeliveryStatus] = []
         for result in message.deferred.values.sorted(by: { $0.index < $1.index }) where result.index < message.file.recipients.count {
             let r = message.file.recipients[result.index]
-            text += DeferLogRecord(
-                recipient: r.address, originalRecipient: r.dsnOriginalRecipient ?? "rfc822;" + (r.originalRecipient ?? r.address),
-                status: result.dsn, action: "delayed", reason: result.reason
-            ).text
+            records.append(DeliveryStatus(
+                recipient: r.address, originalRecipient: r.originalRecipient, offset: r.statusOffset,
+                dsnOriginalRecipient: r.dsnOriginalRecipient ?? "rfc822;" + r.address, dsnNotify: r.dsnNotify,
+                status: result.dsn, action: "delayed", reason: result.reason))
         }
         do {
-            try DeferLog.append(text, queueID: message.queueID, directory: queue)
+            try DeferLog.append(records, queueID: message.queueID, logQueue: QueueDirectory.deferLog, directory: queue)
         } catch {
             Log.warning("\(message.queueID): cannot update defer log: \(error)")
         }
@@ -68,7 +68,7 @@ final class BounceWriter {
             envelope.arrivalMicros = 0
             writer.envelope = envelope
             for a in addresses { writer.addRecipient(QueueRecipient(address: a, originalRecipient: a)) }
-            try originalContent(message) { try writer.appendContent($0, newline: false) }
+            try originalContent(message)({ try writer.appendContent($0, newline: false) })
             try writer.commit()
             Log.info("\(message.queueID): forwarded as \(writer.queueID)")
         } catch {

@@ -1,4 +1,34 @@
-// smtpd: not built yet; a later issue gives it its work. Until then it says so and fails.
+// smtpd: the SMTP server. A single-client service: the master hands each process its
+// listen socket, the skeleton accepts, and each connection is one SMTP session.
+import Glibc
 import Shared
 
-NotBuiltYet.exit(program: "smtpd")
+let runtime = ServiceRuntime(program: "smtpd")
+let settings = SMTPDSettings(runtime.config)
+let restrictions: Restrictions
+do {
+    restrictions = try Restrictions(config: runtime.config, settings: settings)
+    try restrictions.sanityCheck()
+    restrictions.localRecipientExists = try LocalRecipients.lookup(runtime.config)
+} catch {
+    Log.fatal("\(error)")
+}
+let rewriteClients = runtime.config.list("local_header_rewrite_clients")
+let flushSocket = runtime.config.value("queue_directory") + "/public/" + runtime.config.value("queue_service_name")
+
+SingleServer.run(runtime) { fd in
+    let client = ClientIdentity.of(fd)
+    let local = Sockets.localAddress(fd)?.host
+    let addHeaders = rewriteClients.contains { rule in
+        switch rule {
+        case "static:all": return true
+        case "permit_inet_interfaces": return local == client.address
+        case "permit_mynetworks": return restrictions.mynetworks.matches(address: client.address, name: client.name)
+        default: return false
+        }
+    }
+    let store = QueueStore(config: runtime.config, settings: settings, addMissingHeaders: addHeaders)
+    let session = SMTPSession(settings: settings, restrictions: restrictions, store: store, client: client)
+    session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
+    Connection(descriptor: fd, session: session, settings: settings).run()
+}
