@@ -25,7 +25,7 @@ public struct TableCommand {
         case .postmap:
             return "usage: \(program) [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
         case .postalias:
-            return "usage: \(program) [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
+            return "usage: \(program) [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
         }
     }
 
@@ -35,7 +35,7 @@ public struct TableCommand {
         Log.tag = "postfix/" + program
         Log.toStderr = true
         umask(0o022)
-        let spec = flavour == .postmap ? "bc:d:fFhimnNopq:rsuUvw" : "Nc:d:finopq:rsvw"
+        let spec = flavour == .postmap ? "bc:d:fFhimnNopq:rsuUvw" : "Nc:d:finopq:rsuvw"
         let getopt = Getopt(arguments, spec: spec)
         for item in getopt.items { command.apply(item) }
         let config = command.loadConfiguration()
