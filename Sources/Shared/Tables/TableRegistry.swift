@@ -37,10 +37,10 @@ public enum TableRegistry {
         kinds["static"] = Kind(isFixed: true) { name, _ throws(TableError) in StaticTable(text: name) }
         kinds["unix"] = Kind(isFixed: true) { name, flags throws(TableError) in try UnixTable(name: name, flags: flags) }
         kinds["pcre"] = Kind(isFixed: false) { name, flags throws(TableError) in
-            try PatternTable<PCREEngine>(name: name, flags: flags)
+            try PatternTable(name: name, flags: flags, dialect: .pcre)
         }
         kinds["regexp"] = Kind(isFixed: false) { name, flags throws(TableError) in
-            try PatternTable<RegexpEngine>(name: name, flags: flags)
+            try PatternTable(name: name, flags: flags, dialect: .regexp)
         }
         kinds["cidr"] = Kind(isFixed: false) { name, _ throws(TableError) in try CIDRTable(name: name) }
         kinds["proxy"] = Kind(isFixed: true) { name, flags throws(TableError) in
