@@ -264,11 +264,15 @@ struct LineReader {
 
     mutating func next() -> String? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
-                start = newline + 1
-                return line
+            let line: String? = buffer.withUnsafeBufferPointer { bytes in
+                guard let base = bytes.baseAddress.map({ UnsafeRawPointer($0 + start) }),
+                    let newline = memchr(base, 0x0a, bytes.count - start)
+                else { return nil }
+                let length = UnsafeRawPointer(newline) - base
+                start += length + 1
+                return String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self)
             }
+            if let line { return line }
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = String(decoding: buffer[start...], as: UTF8.self)
