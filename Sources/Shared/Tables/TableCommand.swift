@@ -4,6 +4,7 @@
 // was found and 1 when not; any failure is fatal (exit 1) with a message on stderr.
 import Glibc
 
+/// postmap and postalias: one tool, two source formats.
 public struct TableCommand {
     /// Which of the two tools this is.
     public enum Flavour {

@@ -5,6 +5,7 @@
 // every lookup throws `.unavailable` until the file is back (Postfix's surrogate dict).
 import Glibc
 
+/// The table types by name, and the tables this process has open.
 public enum TableRegistry {
     /// Opens the table NAME of one type with FLAGS.
     public typealias Opener = (_ name: String, _ flags: TableFlags) throws(TableError) -> LookupTable
@@ -149,12 +150,6 @@ public final class Table {
         return try current.lookup(key)
     }
 
-    /// The open table, for what only it can tell (its entries, its name).
-    public func table() throws(TableError) -> LookupTable {
-        guard let current else { throw failure ?? .unavailable("table \(spec): not open") }
-        return current
-    }
-
     /// Re-opens the table now if its files changed or it could not be opened before.
     public func refresh() throws(TableError) {
         try refresh(now: time(nil))
@@ -200,6 +195,4 @@ public final class TableList {
         }
         return nil
     }
-
-    public var isEmpty: Bool { tables.isEmpty }
 }
