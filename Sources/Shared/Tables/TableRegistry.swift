@@ -167,7 +167,11 @@ public final class Table {
             let opened = try TableRegistry.openTable(spec, flags: flags)
             current = opened
             failure = nil
-            identities = opened.files.map(FileIdentity.init)
+            // A file changed in the last two seconds may have changed again while it was
+            // being read: leave its identity unknown, so the next check re-opens it.
+            identities = opened.files.map { path in
+                FileIdentity(path).flatMap { now - $0.mtime / 1_000_000_000 < 2 ? nil : $0 }
+            }
         } catch {
             if case .configuration = error { throw error }
             if failure == nil { Log.warning("\(spec): \(error)") }
