@@ -40,6 +40,7 @@ public struct AccessSearch: Equatable {
     }
 }
 
+/// The access(5) key search: which keys smtpd tries, in which order.
 public enum AccessMap {
     /// The keys for a sender or recipient ADDRESS, in Postfix's order: `user+ext@domain`,
     /// `user@domain`, the domain and its parents (or `.parent` keys), `user+ext@`,

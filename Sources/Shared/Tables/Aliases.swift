@@ -30,6 +30,7 @@ public enum AliasDestination: Equatable {
     case file(String)
 }
 
+/// Reading aliases(5) files and alias values.
 public enum AliasFile {
     /// The entries of an aliases file, with postalias's warnings (`need name:value
     /// pair`, `name must be local`) passed to WARN as `PATH, line N: text`.

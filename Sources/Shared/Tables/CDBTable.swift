@@ -15,6 +15,9 @@ final class CDBTable: LookupTable {
     let descriptor: Int32
     var tryWithNul: Bool
     var tryWithoutNul: Bool
+    /// The folded key of the current lookup, reused so lookups do not allocate.
+    var keyBuffer: UnsafeMutablePointer<UInt8>
+    var keyCapacity = 256
 
     var files: [String] { [name] }
 
@@ -39,12 +42,14 @@ final class CDBTable: LookupTable {
         }
         descriptor = fd
         database = opened
+        keyBuffer = .allocate(capacity: keyCapacity)
         warnIfOlderThanSource(path)
     }
 
     deinit {
         cdb_free(database)
         database.deallocate()
+        keyBuffer.deallocate()
         close(descriptor)
     }
 
@@ -60,29 +65,44 @@ final class CDBTable: LookupTable {
     }
 
     func lookup(_ key: String) throws(TableError) -> String? {
-        let folded = foldKey(key, flags)
-        let length = UInt32(folded.utf8.count)
-        let status = folded.withCString { pointer -> Int32 in
-            var status: Int32 = 0
-            if tryWithNul {
-                status = cdb_find(database, pointer, length + 1)
-                if status > 0 { tryWithoutNul = false }
-            }
-            if status == 0 && tryWithoutNul {
-                status = cdb_find(database, pointer, length)
-                if status > 0 { tryWithNul = false }
-            }
-            return status
-        }
+        var key = key
+        if flags.foldCase && flags.unicodeFold && key.utf8.contains(where: { $0 >= 0x80 }) { key = key.lowercased() }
+        let status = key.withUTF8 { find($0) }
         if status < 0 { throw .unavailable("error reading \(name): \(errnoText())") }
         if status == 0 { return nil }
         let size = postern_cdb_datalen(database)
         guard let data = cdb_get(database, size, postern_cdb_datapos(database)) else {
             throw .unavailable("error reading \(name): \(errnoText())")
         }
-        let bytes = UnsafeRawBufferPointer(start: data, count: Int(size))
-        let end = bytes.firstIndex(of: 0) ?? bytes.count
-        return String(decoding: bytes[..<end], as: UTF8.self)
+        let end = memchr(data, 0, Int(size)).map { $0 - UnsafeMutableRawPointer(mutating: data) } ?? Int(size)
+        return String(decoding: UnsafeRawBufferPointer(start: data, count: end), as: UTF8.self)
+    }
+
+    /// Folds KEY into the reused key buffer (NUL-terminated) and searches for it with a
+    /// trailing NUL, then without, remembering which form the file uses.
+    @inline(__always)
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int32 {
+        if key.count + 1 > keyCapacity {
+            keyBuffer.deallocate()
+            keyCapacity = max(key.count + 1, 2 * keyCapacity)
+            keyBuffer = .allocate(capacity: keyCapacity)
+        }
+        for i in 0..<key.count {
+            let byte = key[i]
+            keyBuffer[i] = flags.foldCase && byte >= 65 && byte <= 90 ? byte + 32 : byte
+        }
+        keyBuffer[key.count] = 0
+        let length = UInt32(key.count)
+        var status: Int32 = 0
+        if tryWithNul {
+            status = cdb_find(database, keyBuffer, length + 1)
+            if status > 0 { tryWithoutNul = false }
+        }
+        if status == 0 && tryWithoutNul {
+            status = cdb_find(database, keyBuffer, length)
+            if status > 0 { tryWithNul = false }
+        }
+        return status
     }
 }
 

@@ -122,5 +122,20 @@ func foldKey(_ key: String, _ flags: TableFlags) -> String {
         if byte >= 65 && byte <= 90 { upper = true }
     }
     if nonASCII && flags.unicodeFold { return key.lowercased() }
-    return upper || nonASCII ? key.asciiLowercased : key
+    return upper || nonASCII ? asciiFolded(key) : key
+}
+
+/// KEY with A-Z made a-z, built in one allocation (lookups fold every mixed-case key).
+@inline(__always)
+func asciiFolded(_ key: String) -> String {
+    var key = key
+    return key.withUTF8 { source in
+        String(unsafeUninitializedCapacity: source.count) { target in
+            for i in 0..<source.count {
+                let byte = source[i]
+                target[i] = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            }
+            return source.count
+        }
+    }
 }

@@ -16,32 +16,9 @@ enum PatternFlag {
 enum PatternMatch {
     case matched
     case notMatched
-    /// The engine failed (match limit, bad input): warned about, the rule does not apply.
-    case failed(String)
-}
-
-/// A regular-expression engine behind a pattern table.
-protocol PatternEngine {
-    associatedtype Compiled: AnyObject
-    /// `regexp` or `pcre`, as in messages (`pcre map FILE, line N: …`).
-    static var type: String { get }
-    static var defaultOptions: UInt32 { get }
-    /// regexp allows `/pattern1/!/pattern2/ result`.
-    static var allowsSecondPattern: Bool { get }
-    /// What Postfix says it does with a rule missing its closing delimiter.
-    static var missingDelimiterAction: String { get }
-    /// How a `$0` is described ("out of range" or "out-of-range").
-    static var indexRangeWording: String { get }
-    static func toggle(_ flag: UInt8, _ options: inout UInt32) -> PatternFlag
-    /// Compiles PATTERN; the error text follows `MAP, line N: ` in the warning.
-    static func compile(_ pattern: String, options: UInt32, captures: Bool) -> Result<Compiled, PatternError>
-    /// The number of capture groups in a compiled pattern.
-    static func groups(_ compiled: Compiled) -> Int
-    /// Runs COMPILED on the NUL-terminated SUBJECT of LENGTH bytes, recording the first
-    /// CAPTURES groups for `group`.
-    static func match(_ compiled: Compiled, _ subject: UnsafePointer<CChar>, _ length: Int, captures: Int) -> PatternMatch
-    /// The byte range of group N after the last successful match, nil when it did not take part.
-    static func group(_ compiled: Compiled, _ n: Int) -> Range<Int>?
+    /// The engine failed with this status (match limit, bad input): warned about, and
+    /// the rule does not apply.
+    case failed(Int32)
 }
 
 struct PatternError: Error {
@@ -62,34 +39,41 @@ struct Replacement {
     var literal = ""
 }
 
-final class PatternTable<Engine: PatternEngine>: LookupTable {
+final class PatternTable: LookupTable {
+    /// One rule; plain data, so the lookup loop copies no references.
     struct Rule {
         enum Operation { case match, ifBlock, endif }
         let operation: Operation
         let line: Int
-        var pattern: Engine.Compiled?
+        var pattern: CompiledPattern?
         var matches = true
-        var second: Engine.Compiled?
+        var second: CompiledPattern?
         var secondMatches = true
-        var replacement = Replacement()
+        /// The largest `$n` of the result; 0 when the result is literal text.
+        var maxGroup = 0
+        /// The result's index in `replacements`.
+        var replacement = 0
         /// For `if`: the index of its `endif`, nil when it has none.
         var endif: Int?
     }
 
-    var type: String { Engine.type }
+    var type: String { dialect.type }
+    let dialect: PatternDialect
     let name: String
     let isFixed = false
     let files: [String]
     let flags: TableFlags
     var rules: [Rule] = []
+    var replacements: [Replacement] = []
 
     /// Reads and compiles the file NAME, or the inline rules when NAME is `{ {…}, … }`.
-    init(name: String, flags: TableFlags) throws(TableError) {
+    init(name: String, flags: TableFlags, dialect: PatternDialect) throws(TableError) {
         self.name = name
+        self.dialect = dialect
         self.flags = flags
         let lines: [SourceLine]
         if name.hasPrefix("{") {
-            lines = try TableSource.inlineRules(name, type: Engine.type)
+            lines = try TableSource.inlineRules(name, type: dialect.type)
             files = []
         } else {
             let bytes = try TableSource.read(name, failure: "open")
@@ -112,56 +96,65 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
         for index in open.reversed() { warn(rules[index].line, "IF has no matching ENDIF") }
     }
 
+    deinit {
+        for rule in rules {
+            rule.pattern?.release()
+            rule.second?.release()
+        }
+    }
+
     func warn(_ line: Int, _ text: String) {
-        Log.warning("\(Engine.type) map \(name), line \(line): \(text)")
+        Log.warning("\(dialect.type) map \(name), line \(line): \(text)")
     }
 
     // MARK: lookup
 
     func lookup(_ key: String) throws(TableError) -> String? {
         let length = key.utf8.count
+        let rules = self.rules
         return key.withCString { subject in
-            var index = 0
-            while index < rules.count {
-                let rule = rules[index]
-                index += 1
-                switch rule.operation {
-                case .match:
-                    guard test(rule.pattern!, rule.matches, rule.line, subject, length, rule.replacement.maxGroup)
-                    else { continue }
-                    if let second = rule.second, !test(second, rule.secondMatches, rule.line, subject, length, 0) {
+            rules.withUnsafeBufferPointer { rules in
+                var index = 0
+                while index < rules.count {
+                    let rule = rules[index]
+                    index += 1
+                    switch rule.operation {
+                    case .match:
+                        guard test(rule.pattern!, rule.matches, rule.line, subject, length, rule.maxGroup) else { continue }
+                        if let second = rule.second, !test(second, rule.secondMatches, rule.line, subject, length, 0) {
+                            continue
+                        }
+                        return expand(rule, subject)
+                    case .ifBlock:
+                        if test(rule.pattern!, rule.matches, rule.line, subject, length, 0) { continue }
+                        guard let end = rule.endif else { return nil }
+                        index = end + 1
+                    case .endif:
                         continue
                     }
-                    return expand(rule, subject)
-                case .ifBlock:
-                    if test(rule.pattern!, rule.matches, rule.line, subject, length, 0) { continue }
-                    guard let end = rule.endif else { return nil }
-                    index = end + 1
-                case .endif:
-                    continue
                 }
+                return nil
             }
-            return nil
         }
     }
 
     @inline(__always)
     func test(
-        _ pattern: Engine.Compiled, _ positive: Bool, _ line: Int, _ subject: UnsafePointer<CChar>, _ length: Int,
+        _ pattern: CompiledPattern, _ positive: Bool, _ line: Int, _ subject: UnsafePointer<CChar>, _ length: Int,
         _ captures: Int
     ) -> Bool {
-        switch Engine.match(pattern, subject, length, captures: captures) {
+        switch pattern.match(subject, length, captures: captures) {
         case .matched: return positive
         case .notMatched: return !positive
-        case .failed(let why):
-            warn(line, why)
+        case .failed(let status):
+            warn(line, pattern.errorText(status))
             return false
         }
     }
 
     func expand(_ rule: Rule, _ subject: UnsafePointer<CChar>) -> String {
-        let replacement = rule.replacement
-        if replacement.maxGroup == 0 { return replacement.literal }
+        let replacement = replacements[rule.replacement]
+        if rule.maxGroup == 0 { return replacement.literal }
         var result: [UInt8] = []
         result.reserveCapacity(64)
         let bytes = UnsafeRawPointer(subject).assumingMemoryBound(to: UInt8.self)
@@ -170,7 +163,7 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
             case .literal(let text):
                 result.append(contentsOf: text)
             case .group(let n):
-                if let range = Engine.group(rule.pattern!, n), !range.isEmpty {
+                if let range = rule.pattern!.group(n), !range.isEmpty {
                     result.append(contentsOf: UnsafeBufferPointer(start: bytes + range.lowerBound, count: range.count))
                 }
             }
@@ -205,7 +198,7 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
     func parseMatch(_ text: inout ArraySlice<UInt8>, _ line: Int) -> Rule? {
         guard let (first, options, matches) = pattern(&text, line) else { return nil }
         var second: (String, UInt32, Bool)?
-        if Engine.allowsSecondPattern && text.first == UInt8(ascii: "!") {
+        if dialect.allowsSecondPattern && text.first == UInt8(ascii: "!") {
             guard let parsed = pattern(&text, line) else { return nil }
             second = parsed
         }
@@ -225,16 +218,23 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
             return nil
         }
         guard let compiled = compile(first, options, line, captures: replacement.maxGroup > 0) else { return nil }
-        if replacement.maxGroup > Engine.groups(compiled) {
+        if replacement.maxGroup > compiled.groups {
             warn(line, "out of range replacement index \"\(replacement.maxGroup)\": skipping this rule")
+            compiled.release()
             return nil
         }
-        var rule = Rule(operation: .match, line: line, pattern: compiled, matches: matches, replacement: replacement)
+        var rule = Rule(
+            operation: .match, line: line, pattern: compiled, matches: matches, maxGroup: replacement.maxGroup,
+            replacement: replacements.count)
         if let (text, options, matches) = second {
-            guard let compiled = compile(text, options, line, captures: false) else { return nil }
+            guard let compiled = compile(text, options, line, captures: false) else {
+                rule.pattern!.release()
+                return nil
+            }
             rule.second = compiled
             rule.secondMatches = matches
         }
+        replacements.append(replacement)
         return rule
     }
 
@@ -250,8 +250,8 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
         return Rule(operation: .ifBlock, line: line, pattern: compiled, matches: matches)
     }
 
-    func compile(_ pattern: String, _ options: UInt32, _ line: Int, captures: Bool) -> Engine.Compiled? {
-        switch Engine.compile(pattern, options: options, captures: captures) {
+    func compile(_ pattern: String, _ options: UInt32, _ line: Int, captures: Bool) -> CompiledPattern? {
+        switch dialect.compile(pattern, options, captures) {
         case .success(let compiled): return compiled
         case .failure(let error):
             warn(line, error.message)
@@ -276,16 +276,16 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
         }
         guard end < text.endIndex else {
             let shown = String(decoding: [delimiter], as: UTF8.self)
-            warn(line, "no closing regexp delimiter \"\(shown)\": \(Engine.missingDelimiterAction) this rule")
+            warn(line, "no closing regexp delimiter \"\(shown)\": \(dialect.missingDelimiterAction) this rule")
             return nil
         }
         let source = String(decoding: text[..<end], as: UTF8.self)
         text = text[(end + 1)...]
-        var options = Engine.defaultOptions
+        var options = dialect.defaultOptions
         while let flag = text.first, !TableSource.isSpace(flag) {
-            if Engine.allowsSecondPattern && flag == UInt8(ascii: "!") { break }
+            if dialect.allowsSecondPattern && flag == UInt8(ascii: "!") { break }
             let shown = String(decoding: [flag], as: UTF8.self)
-            switch Engine.toggle(flag, &options) {
+            switch dialect.toggle(flag, &options) {
             case .toggled: break
             case .obsolete: warn(line, "ignoring obsolete regexp option \"\(shown)\"")
             case .unknown:
@@ -352,7 +352,7 @@ final class PatternTable<Engine: PatternEngine>: LookupTable {
                 continue
             }
             guard n >= 1 else {
-                warn(line, "\(Engine.indexRangeWording) replacement index \"\(name)\"")
+                warn(line, "\(dialect.indexRangeWording) replacement index \"\(name)\"")
                 failed = true
                 continue
             }

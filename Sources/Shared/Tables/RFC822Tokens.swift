@@ -3,6 +3,7 @@
 // and the two ways of turning tokens back into text: internal form (quotes removed, as
 // addresses are compared) and external form (quoted where needed, as stored in aliases).
 
+/// One token of an RFC 822 address or alias line.
 public enum RFC822Token: Equatable {
     case atom(String)
     /// A quoted string's content, unescaped.

@@ -5,6 +5,7 @@
 // owner of the source file, and group/other read permissions follow the source file.
 import Glibc
 
+/// Builds database tables from source files (postmap, postalias).
 public enum TableBuilder {
     /// How a build treats duplicates, ownership and permissions.
     public struct Options {

@@ -4,6 +4,7 @@
 // was found and 1 when not; any failure is fatal (exit 1) with a message on stderr.
 import Glibc
 
+/// postmap and postalias: one tool, two source formats.
 public struct TableCommand {
     /// Which of the two tools this is.
     public enum Flavour {
@@ -25,7 +26,7 @@ public struct TableCommand {
         case .postmap:
             return "usage: \(program) [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
         case .postalias:
-            return "usage: \(program) [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
+            return "usage: \(program) [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
         }
     }
 
@@ -35,7 +36,7 @@ public struct TableCommand {
         Log.tag = "postfix/" + program
         Log.toStderr = true
         umask(0o022)
-        let spec = flavour == .postmap ? "bc:d:fFhimnNopq:rsuUvw" : "Nc:d:finopq:rsvw"
+        let spec = flavour == .postmap ? "bc:d:fFhimnNopq:rsuUvw" : "Nc:d:finopq:rsuvw"
         let getopt = Getopt(arguments, spec: spec)
         for item in getopt.items { command.apply(item) }
         let config = command.loadConfiguration()
@@ -264,11 +265,15 @@ struct LineReader {
 
     mutating func next() -> String? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
-                start = newline + 1
-                return line
+            let line: String? = buffer.withUnsafeBufferPointer { bytes in
+                guard let base = bytes.baseAddress.map({ UnsafeRawPointer($0 + start) }),
+                    let newline = memchr(base, 0x0a, bytes.count - start)
+                else { return nil }
+                let length = UnsafeRawPointer(newline) - base
+                start += length + 1
+                return String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self)
             }
+            if let line { return line }
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = String(decoding: buffer[start...], as: UTF8.self)

@@ -5,6 +5,7 @@
 // every lookup throws `.unavailable` until the file is back (Postfix's surrogate dict).
 import Glibc
 
+/// The table types by name, and the tables this process has open.
 public enum TableRegistry {
     /// Opens the table NAME of one type with FLAGS.
     public typealias Opener = (_ name: String, _ flags: TableFlags) throws(TableError) -> LookupTable
@@ -37,10 +38,10 @@ public enum TableRegistry {
         kinds["static"] = Kind(isFixed: true) { name, _ throws(TableError) in StaticTable(text: name) }
         kinds["unix"] = Kind(isFixed: true) { name, flags throws(TableError) in try UnixTable(name: name, flags: flags) }
         kinds["pcre"] = Kind(isFixed: false) { name, flags throws(TableError) in
-            try PatternTable<PCREEngine>(name: name, flags: flags)
+            try PatternTable(name: name, flags: flags, dialect: .pcre)
         }
         kinds["regexp"] = Kind(isFixed: false) { name, flags throws(TableError) in
-            try PatternTable<RegexpEngine>(name: name, flags: flags)
+            try PatternTable(name: name, flags: flags, dialect: .regexp)
         }
         kinds["cidr"] = Kind(isFixed: false) { name, _ throws(TableError) in try CIDRTable(name: name) }
         kinds["proxy"] = Kind(isFixed: true) { name, flags throws(TableError) in
@@ -149,12 +150,6 @@ public final class Table {
         return try current.lookup(key)
     }
 
-    /// The open table, for what only it can tell (its entries, its name).
-    public func table() throws(TableError) -> LookupTable {
-        guard let current else { throw failure ?? .unavailable("table \(spec): not open") }
-        return current
-    }
-
     /// Re-opens the table now if its files changed or it could not be opened before.
     public func refresh() throws(TableError) {
         try refresh(now: time(nil))
@@ -172,7 +167,11 @@ public final class Table {
             let opened = try TableRegistry.openTable(spec, flags: flags)
             current = opened
             failure = nil
-            identities = opened.files.map(FileIdentity.init)
+            // A file changed in the last two seconds may have changed again while it was
+            // being read: leave its identity unknown, so the next check re-opens it.
+            identities = opened.files.map { path in
+                FileIdentity(path).flatMap { now - $0.mtime / 1_000_000_000 < 2 ? nil : $0 }
+            }
         } catch {
             if case .configuration = error { throw error }
             if failure == nil { Log.warning("\(spec): \(error)") }
@@ -200,6 +199,4 @@ public final class TableList {
         }
         return nil
     }
-
-    public var isEmpty: Bool { tables.isEmpty }
 }

@@ -14,6 +14,7 @@ public struct SourceLine: Equatable {
     }
 }
 
+/// Postfix's table source syntax: logical lines and key/value records.
 public enum TableSource {
     /// The logical lines of BYTES. PATH names the file in warnings (a continuation
     /// without a line to continue; input that is not UTF-8).

@@ -35,6 +35,23 @@ final class TablesRegistryTests: XCTestCase {
         }
     }
 
+    /// A table type added from outside: answers every key with the key reversed.
+    final class ReversingTable: LookupTable {
+        let type = "reversing"
+        let name: String
+        let isFixed = true
+        init(name: String) { self.name = name }
+        func lookup(_ key: String) throws(TableError) -> String? { String(key.reversed()) }
+    }
+
+    func testTypesByName() throws {
+        XCTAssertEqual(Set(TableRegistry.typeNames).intersection(["btree", "cdb", "cidr", "hash", "inline", "pcre", "proxy", "regexp", "static", "texthash", "unix"]).count, 11)
+        TableRegistry.register("reversing", isFixed: true) { name, _ throws(TableError) in ReversingTable(name: name) }
+        XCTAssertTrue(TableRegistry.typeNames.contains("reversing"))
+        XCTAssertEqual(try TableRegistry.open("reversing:x").lookup("abc"), "cba")
+        XCTAssertEqual(try TableRegistry.isFixed(TableSpec(parsing: "proxy:pcre:/x")), false)
+    }
+
     func testListFromParameter() throws {
         let list = try TableRegistry.openList("inline:{ a=1, b=2 }, static:{ fall back }  inline:{c=3}")
         XCTAssertEqual(list.tables.map(\.spec.type), ["inline", "static", "inline"])
