@@ -64,7 +64,7 @@ final class QueueTransaction: MessageTransaction {
 
     func beginContent(recipients: [String]) throws {
         var protocolName = info.protocolName
-        if info.smtputf8 { protocolName = "UTF8" + protocolName }
+        if info.smtputf8 { protocolName = "UTF8SMTP" + protocolName.dropFirst(protocolName.hasPrefix("ESMTP") ? 5 : 4) }
         let received = ReceivedHeader.smtp(
             heloName: info.helo, clientName: info.client.name, clientAddress: info.client.address, protocolName: protocolName,
             myhostname: store.settings.myhostname, mailName: store.settings.mailName, queueID: writer.queueID,
