@@ -50,8 +50,8 @@ public final class QueueFileWriter: MessageContentSink {
     public let creationTime: (seconds: Int, micros: Int)
     /// The queue the file is written into (`incoming`, or `maildrop` for postdrop).
     public let queue: String
-    /// Sender, arrival time and attributes. Changes are taken until the first content byte
-    /// is appended; the arrival time defaults to the creation time.
+    /// Sender, arrival time (the creation time unless set) and attributes. Set them before
+    /// the first content byte: changing them afterwards is a programming error and traps.
     public var envelope: QueueEnvelope {
         willSet { precondition(phase == .envelope, "queue file envelope changed after content started") }
     }
