@@ -9,8 +9,9 @@
 // header into the body (after a forced blank line) and enforces message_size_limit.
 // Only the value of a Message-Id: header is ever kept; the message never is.
 
-/// One message's cleanup pass (see the file comment).
-public final class Cleanup {
+/// One message's cleanup pass (see the file comment): a value-type state machine; keep it
+/// in a `var` and feed it.
+public struct Cleanup {
     /// What happens to the bytes of the line being fed.
     enum LineRoute {
         /// A header's first line or continuation, written unless the header is dropped.
@@ -44,7 +45,6 @@ public final class Cleanup {
     var atLineStart = true
     var route = LineRoute.header
     var headerInProgress = false
-    var headerKind = HeaderKind.other
     var headerDropped = false
     /// Bytes of the current header so far (name, colon, value, LFs between its lines).
     var headerLength = 0
@@ -66,7 +66,7 @@ public final class Cleanup {
     /// Feeds one line of content without its line end. PARTIAL says that the line goes on
     /// in the next call (a long line read in pieces). Throws what the output throws (disk
     /// errors); a refusal is reported in `rejection` instead.
-    public func feed(_ line: UnsafeRawBufferPointer, partial: Bool = false) throws {
+    public mutating func feed(_ line: UnsafeRawBufferPointer, partial: Bool = false) throws {
         if !started { try start() }
         guard rejection == nil, !(partial && line.isEmpty) else { return }
         if atLineStart {
@@ -78,18 +78,18 @@ public final class Cleanup {
     }
 
     /// Feeds one line of content (see feed(_: UnsafeRawBufferPointer, partial:)).
-    public func feed(_ line: ArraySlice<UInt8>, partial: Bool = false) throws {
+    public mutating func feed(_ line: ArraySlice<UInt8>, partial: Bool = false) throws {
         try line.withUnsafeBytes { try feed($0, partial: partial) }
     }
 
     /// Feeds one line of content (see feed(_: UnsafeRawBufferPointer, partial:)).
-    public func feed(_ line: [UInt8], partial: Bool = false) throws {
+    public mutating func feed(_ line: [UInt8], partial: Bool = false) throws {
         try line.withUnsafeBytes { try feed($0, partial: partial) }
     }
 
     /// Ends the content: ends a line left open, and adds the missing headers of a message
     /// that never left its header block. Check `rejection` afterwards.
-    public func finish() throws {
+    public mutating func finish() throws {
         if !started { try start() }
         guard rejection == nil else { return }
         if !atLineStart {
@@ -103,16 +103,19 @@ public final class Cleanup {
     }
 
     /// Puts the Received: header first, through the same path as the client's headers.
-    func start() throws {
+    mutating func start() throws {
         started = true
-        guard !message.receivedHeader.isEmpty else { return }
-        for line in message.receivedHeader.split(separator: "\n", omittingEmptySubsequences: false) {
-            var text = String(line)
-            try text.withUTF8 { try feed(UnsafeRawBufferPointer($0)) }
+        var header = message.receivedHeader
+        try header.withUTF8 { text in
+            var lineStart = 0
+            for end in 0...text.count where end == text.count || text[end] == 10 {
+                if end > lineStart { try feed(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[lineStart..<end]))) }
+                lineStart = end + 1
+            }
         }
     }
 
-    func beginLine(_ line: UnsafeRawBufferPointer, partial: Bool) throws {
+    mutating func beginLine(_ line: UnsafeRawBufferPointer, partial: Bool) throws {
         guard inHeaders else {
             route = .body
             return try write(line, newline: !partial)
@@ -133,7 +136,7 @@ public final class Cleanup {
         try write(line, newline: !partial)
     }
 
-    func continueLine(_ line: UnsafeRawBufferPointer, partial: Bool) throws {
+    mutating func continueLine(_ line: UnsafeRawBufferPointer, partial: Bool) throws {
         switch route {
         case .body:
             try write(line, newline: !partial)
@@ -146,7 +149,7 @@ public final class Cleanup {
 
     /// A continuation line (LINEBREAK) or the next piece of a long header line: kept while
     /// the header is below header_size_limit, discarded after that (mime_state.c).
-    func continueHeader(_ line: UnsafeRawBufferPointer, partial: Bool, lineBreak: Bool) throws {
+    mutating func continueHeader(_ line: UnsafeRawBufferPointer, partial: Bool, lineBreak: Bool) throws {
         guard headerLength < settings.headerSizeLimit else {
             if lineBreak {
                 route = .discarded
@@ -162,10 +165,9 @@ public final class Cleanup {
     }
 
     /// The first line of a header: classified, counted, written as `Name:` + the rest.
-    func startHeader(_ line: UnsafeRawBufferPointer, name: (length: Int, colon: Int), partial: Bool) throws {
+    mutating func startHeader(_ line: UnsafeRawBufferPointer, name: (length: Int, colon: Int), partial: Bool) throws {
         let entry = classify(UnsafeRawBufferPointer(rebasing: line[0..<name.length]))
         headerInProgress = true
-        headerKind = entry.kind
         headerDropped = entry.drop
         route = .header
         seen |= entry.kind.bit
@@ -194,7 +196,7 @@ public final class Cleanup {
     }
 
     /// Looks NAME up in lower case.
-    func classify(_ name: UnsafeRawBufferPointer) -> HeaderTable.Entry {
+    mutating func classify(_ name: UnsafeRawBufferPointer) -> HeaderTable.Entry {
         guard name.count <= HeaderTable.maxNameLength else { return HeaderTable.Entry(kind: .other, drop: false) }
         nameBuffer.removeAll(keepingCapacity: true)
         for c in name { nameBuffer.append(c >= 65 && c <= 90 ? c + 32 : c) }
@@ -202,7 +204,7 @@ public final class Cleanup {
     }
 
     /// The header in progress is complete: keeps its Message-Id value, if collected.
-    func finishHeader() {
+    mutating func finishHeader() {
         guard headerInProgress else { return }
         headerInProgress = false
         if collectingMessageID {
@@ -214,7 +216,7 @@ public final class Cleanup {
 
     /// The end of the primary headers: adds the missing ones (cleanup's
     /// header_done_callback), Resent- forms when the message has Resent- headers.
-    func endHeaders() throws {
+    mutating func endHeaders() throws {
         finishHeader()
         guard message.addMissingHeaders || settings.alwaysAddMissingHeaders else { return }
         let prefix = resent ? "Resent-" : ""
@@ -248,17 +250,17 @@ public final class Cleanup {
         return RFC822Quoting.phrase(name, charset: settings.fullNameCharset) + " <" + address + ">"
     }
 
-    func writeHeader(_ text: String) throws {
+    mutating func writeHeader(_ text: String) throws {
         var text = text
         try text.withUTF8 { try write(UnsafeRawBufferPointer($0), newline: true) }
     }
 
-    func writeLineEnd() throws {
+    mutating func writeLineEnd() throws {
         try write(UnsafeRawBufferPointer(start: nil, count: 0), newline: true)
     }
 
     /// Writes BYTES (and a LF) to the output and enforces message_size_limit.
-    func write(_ bytes: UnsafeRawBufferPointer, newline: Bool) throws {
+    mutating func write(_ bytes: UnsafeRawBufferPointer, newline: Bool) throws {
         guard rejection == nil else { return }
         messageSize += bytes.count + (newline ? 1 : 0)
         if settings.messageSizeLimit > 0 && messageSize > settings.messageSizeLimit {

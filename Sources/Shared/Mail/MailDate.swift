@@ -33,8 +33,9 @@ public enum MailDate {
     }
 
     static func format(_ pattern: String, _ parts: inout tm) -> String {
-        var buffer = [CChar](repeating: 0, count: 128)
-        let n = strftime(&buffer, buffer.count, pattern, &parts)
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { buffer in
+            let n = strftime(buffer.baseAddress, buffer.count, pattern, &parts)
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: n), as: UTF8.self)
+        }
     }
 }

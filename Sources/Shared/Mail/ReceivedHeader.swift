@@ -19,20 +19,43 @@ public enum ReceivedHeader {
     public static func smtp(heloName: String?, clientName: String, clientAddress: String, protocolName: String,
                             myhostname: String, mailName: String, queueID: String, recipient: String?, time: Int,
                             commentLines: [String] = [], authenticatedSender: String? = nil) -> String {
-        let address = clientAddress.contains(":") && !clientAddress.hasPrefix("IPv6:") ? "IPv6:" + clientAddress : clientAddress
-        var header = "Received: from \(heloName ?? clientName) (\(clientName) [\(address)])"
-        for line in commentLines { header += "\n\t" + line }
+        var header: [UInt8] = []
+        header.reserveCapacity(256)
+        func add(_ text: String) { header.append(contentsOf: text.utf8) }
+        add("Received: from ")
+        add(heloName ?? clientName)
+        add(" (")
+        add(clientName)
+        add(" [")
+        if clientAddress.utf8.contains(UInt8(ascii: ":")) && !clientAddress.hasPrefix("IPv6:") { add("IPv6:") }
+        add(clientAddress)
+        add("])")
+        for line in commentLines {
+            add("\n\t")
+            add(line)
+        }
         if let user = authenticatedSender {
-            header += "\n\t(Authenticated sender: \(RFC822Quoting.commentText(user)))"
+            add("\n\t(Authenticated sender: ")
+            add(RFC822Quoting.commentText(user))
+            add(")")
         }
-        header += "\n\tby \(myhostname) (\(mailName)) with \(protocolName) id \(queueID)"
-        let date = MailDate.rfc2822(time)
+        add("\n\tby ")
+        add(myhostname)
+        add(" (")
+        add(mailName)
+        add(") with ")
+        add(protocolName)
+        add(" id ")
+        add(queueID)
         if let recipient {
-            header += "\n\tfor <\(RFC822Quoting.quoteLocalPart(recipient))>; \(date)"
+            add("\n\tfor <")
+            add(RFC822Quoting.quoteLocalPart(recipient))
+            add(">; ")
         } else {
-            header += ";\n\t\(date)"
+            add(";\n\t")
         }
-        return header
+        add(MailDate.rfc2822(time))
+        return String(decoding: header, as: UTF8.self)
     }
 
     /// pickup's header for mail submitted with sendmail/postdrop by user UID:

@@ -30,12 +30,30 @@ enum QueueRecord {
     /// The longest record other than the content (readers refuse longer ones).
     static let maxRecordLength = 1 << 20
 
-    /// Appends one record: TYPE, the length of DATA in decimal, `:`, DATA, LF.
-    static func append(_ type: UInt8, _ data: String, to buffer: inout [UInt8]) {
-        let count = min(data.utf8.count, maxRecordLength)
-        appendHeader(type, length: count, to: &buffer)
-        buffer.append(contentsOf: data.utf8.prefix(count))
-        buffer.append(10)
+    /// Appends one record: TYPE, the length of STATUS (when given) and DATA in decimal,
+    /// `:`, STATUS, DATA, LF. DATA beyond maxRecordLength is cut.
+    static func append(_ type: UInt8, status: UInt8? = nil, _ data: String, to buffer: inout [UInt8]) {
+        var data = data
+        data.withUTF8 { bytes in
+            let count = min(bytes.count, maxRecordLength - 1)
+            appendHeader(type, length: count + (status == nil ? 0 : 1), to: &buffer)
+            if let status { buffer.append(status) }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[0..<count]))
+            buffer.append(10)
+        }
+    }
+
+    /// Appends an attribute record, `A` NAME `=` VALUE (VALUE cut to the record limit).
+    static func appendAttribute(_ name: String, _ value: String, to buffer: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { bytes in
+            let count = max(0, min(bytes.count, maxRecordLength - 1 - name.utf8.count))
+            appendHeader(attribute, length: name.utf8.count + 1 + count, to: &buffer)
+            buffer.append(contentsOf: name.utf8)
+            buffer.append(UInt8(ascii: "="))
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[0..<count]))
+            buffer.append(10)
+        }
     }
 
     /// Appends the start of a record: TYPE, LENGTH in decimal, `:`.
@@ -47,14 +65,21 @@ enum QueueRecord {
 
     /// Appends VALUE (>= 0) in decimal, left-padded with zeros to WIDTH.
     static func appendDecimal(_ value: Int, width: Int = 1, to buffer: inout [UInt8]) {
-        let start = buffer.count
-        var v = value
-        repeat {
-            buffer.append(UInt8(48 + v % 10))
-            v /= 10
-        } while v > 0
-        while buffer.count - start < width { buffer.append(48) }
-        buffer[start...].reverse()
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        if width > digits { buffer.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits)) }
+        var divisor = 1
+        for _ in 1..<digits { divisor *= 10 }
+        rest = value
+        while divisor > 0 {
+            buffer.append(UInt8(48 + rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 }
 

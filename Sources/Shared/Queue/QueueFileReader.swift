@@ -248,14 +248,24 @@ struct QueueFileParser {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The `SECONDS.MICROS` of an arrival time record.
+    /// The `SECONDS.MICROS` of an arrival time record: 1 to 18 digits, `.`, 6 digits.
     func arrivalTime(_ record: Record) throws -> (Int, Int) {
-        let parts = try text(record).split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].utf8.count == 6, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
-              parts[0].utf8.count <= 18, let seconds = Int(parts[0]), let micros = Int(parts[1]) else {
+        guard let data = try source.bytes(at: record.dataOffset, count: record.length),
+              let dot = data.firstIndex(of: UInt8(ascii: ".")), dot > data.startIndex, dot - data.startIndex <= 18,
+              data.endIndex - dot == 7, let seconds = decimal(data[..<dot]), let micros = decimal(data[(dot + 1)...]) else {
             throw corrupt(record, "bad arrival time")
         }
         return (seconds, micros)
+    }
+
+    /// The value of DIGITS (ASCII decimal, at most 18 of them); nil for anything else.
+    func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for c in digits {
+            guard c >= 48 && c <= 57 else { return nil }
+            value = value * 10 + Int(c - 48)
+        }
+        return value
     }
 
     /// The recipient of an `R` record with the per-recipient records before it.

@@ -14,8 +14,30 @@ public protocol MessageContentSink: AnyObject {
 
 /// One new queue file being written (see the file comment for the protocol).
 public final class QueueFileWriter: MessageContentSink {
-    enum State {
-        case open, committed, aborted
+    enum Phase {
+        /// Envelope and recipients are being collected; nothing is written yet.
+        case envelope
+        /// The content is being appended.
+        case content
+        case committed, aborted
+    }
+
+    /// The write buffer and the counts that go with it, kept together so that appending
+    /// content is one access to one property.
+    struct Output {
+        var buffer: [UInt8] = []
+        /// Bytes already written to the file (the file offset of buffer[0]).
+        var flushed = 0
+        /// Content bytes appended so far.
+        var contentLength = 0
+
+        /// Appends BYTES and a LF when NEWLINE is set; true when the buffer is full.
+        mutating func appendContent(_ bytes: UnsafeRawBufferPointer, newline: Bool) -> Bool {
+            buffer.append(contentsOf: bytes)
+            if newline { buffer.append(10) }
+            contentLength += bytes.count + (newline ? 1 : 0)
+            return buffer.count >= QueueFileWriter.flushThreshold
+        }
     }
 
     /// Buffered output is written once it reaches this size.
@@ -28,13 +50,13 @@ public final class QueueFileWriter: MessageContentSink {
     public let creationTime: (seconds: Int, micros: Int)
     /// The queue the file is written into (`incoming`, or `maildrop` for postdrop).
     public let queue: String
-    /// Sender, arrival time and attributes. Changes are taken until the first content byte
-    /// is appended; the arrival time defaults to the creation time.
+    /// Sender, arrival time (the creation time unless set) and attributes. Set them before
+    /// the first content byte: changing them afterwards is a programming error and traps.
     public var envelope: QueueEnvelope {
-        willSet { precondition(!contentStarted, "queue file envelope changed after content started") }
+        willSet { precondition(phase == .envelope, "queue file envelope changed after content started") }
     }
     /// Bytes of content appended so far: the message size.
-    public private(set) var contentLength = 0
+    public var contentLength: Int { output.contentLength }
     /// Recipients added so far.
     public private(set) var recipientCount = 0
 
@@ -42,16 +64,13 @@ public final class QueueFileWriter: MessageContentSink {
     let directoryDescriptor: Int32
     let temporaryName: String
     var descriptor: Int32
-    var state = State.open
+    var phase = Phase.envelope
     var renamed = false
     /// Recipients added before the content, written just before it.
     var leadingRecipients: [QueueRecipient] = []
     /// Records added after the content started, written after it.
     var trailer: [UInt8] = []
-    var buffer: [UInt8] = []
-    /// Bytes already written to the file (the file offset of buffer[0]).
-    var flushed = 0
-    var contentStarted = false
+    var output = Output()
     /// File offset of the content record's fixed-width length digits.
     var contentLengthOffset = 0
 
@@ -88,11 +107,11 @@ public final class QueueFileWriter: MessageContentSink {
             attempt += 1
             guard errno == EEXIST, attempt < 100 else { throw SystemError("create file \(directory.path)/\(queue)/\(name)") }
         }
-        buffer.reserveCapacity(Self.flushThreshold + 8192)
+        output.buffer.reserveCapacity(Self.flushThreshold + 8192)
     }
 
     deinit {
-        if state == .open { abort() }
+        if phase == .envelope || phase == .content { abort() }
     }
 
     /// The file's current path (its temporary name until commit()).
@@ -103,28 +122,30 @@ public final class QueueFileWriter: MessageContentSink {
     /// Adds a recipient. Before the content it is written ahead of it; afterwards (recipients
     /// found while the content streamed, such as `sendmail -t`) it goes after the content.
     public func addRecipient(_ recipient: QueueRecipient) {
-        precondition(state == .open, "recipient added to a finished queue file")
         recipientCount += 1
-        if contentStarted {
-            Self.appendRecipient(recipient, to: &trailer)
-        } else {
+        switch phase {
+        case .envelope:
             leadingRecipients.append(recipient)
+        case .content:
+            Self.appendRecipient(recipient, to: &trailer)
+        case .committed, .aborted:
+            preconditionFailure("recipient added to a finished queue file")
         }
     }
 
     /// Appends BYTES (and a line feed when NEWLINE is set) to the message content. Throws
     /// SystemError on a write error (ENOSPC, EIO, …); the file is then unusable.
     public func appendContent(_ bytes: UnsafeRawBufferPointer, newline: Bool) throws {
-        precondition(state == .open, "content appended to a finished queue file")
-        if !contentStarted { startContent() }
-        contentLength += bytes.count + (newline ? 1 : 0)
-        if buffer.isEmpty && bytes.count >= Self.flushThreshold {
+        if phase != .content { startContent() }
+        if bytes.count >= Self.flushThreshold {
+            try flush()
             try writeOut(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
-            if buffer.count >= Self.flushThreshold { try flush() }
+            output.flushed += bytes.count
+            output.contentLength += bytes.count
+            if newline { _ = output.appendContent(UnsafeRawBufferPointer(start: nil, count: 0), newline: true) }
+        } else if output.appendContent(bytes, newline: newline) {
+            try flush()
         }
-        if newline { buffer.append(10) }
     }
 
     /// Appends BYTES (and a line feed when NEWLINE is set) to the message content.
@@ -136,9 +157,8 @@ public final class QueueFileWriter: MessageContentSink {
     /// rename, fsync of the directory. On failure the file is removed and the error thrown
     /// (SystemError); the message must then be refused with a temporary error.
     public func commit() throws {
-        precondition(state == .open, "queue file committed twice")
         do {
-            if !contentStarted { startContent() }
+            if phase != .content { startContent() }
             try finishRecords()
             try flush()
             guard fchmod(descriptor, 0o700) == 0 else { throw SystemError("fchmod \(path)") }
@@ -154,13 +174,13 @@ public final class QueueFileWriter: MessageContentSink {
         }
         close(descriptor)
         descriptor = -1
-        state = .committed
+        phase = .committed
     }
 
     /// Gives up on the file: closes and removes it. Safe to call more than once.
     public func abort() {
-        guard state == .open else { return }
-        state = .aborted
+        guard phase == .envelope || phase == .content else { return }
+        phase = .aborted
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         unlinkat(directoryDescriptor, renamed ? queueID : temporaryName, 0)
@@ -169,42 +189,47 @@ public final class QueueFileWriter: MessageContentSink {
     /// Writes the version, envelope and leading recipient records and opens the content
     /// record with fixed-width length digits that commit() fills in.
     func startContent() {
-        contentStarted = true
-        QueueRecord.append(QueueRecord.version, QueueRecord.versionText, to: &buffer)
+        precondition(phase == .envelope, "content appended to a finished queue file")
+        phase = .content
+        var head: [UInt8] = []
+        QueueRecord.append(QueueRecord.version, QueueRecord.versionText, to: &head)
         var time: [UInt8] = []
         QueueRecord.appendDecimal(envelope.arrivalSeconds, to: &time)
         time.append(UInt8(ascii: "."))
         QueueRecord.appendDecimal(envelope.arrivalMicros, width: 6, to: &time)
-        QueueRecord.append(QueueRecord.time, String(decoding: time, as: UTF8.self), to: &buffer)
-        QueueRecord.append(QueueRecord.sender, envelope.sender, to: &buffer)
+        QueueRecord.appendHeader(QueueRecord.time, length: time.count, to: &head)
+        head.append(contentsOf: time)
+        head.append(10)
+        QueueRecord.append(QueueRecord.sender, envelope.sender, to: &head)
         for attribute in envelope.attributes {
-            QueueRecord.append(QueueRecord.attribute, attribute.name + "=" + attribute.value, to: &buffer)
+            QueueRecord.appendAttribute(attribute.name, attribute.value, to: &head)
         }
-        for recipient in leadingRecipients { Self.appendRecipient(recipient, to: &buffer) }
+        for recipient in leadingRecipients { Self.appendRecipient(recipient, to: &head) }
         leadingRecipients = []
-        buffer.append(QueueRecord.content)
-        contentLengthOffset = flushed + buffer.count
-        QueueRecord.appendDecimal(0, width: QueueRecord.contentLengthDigits, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
+        head.append(QueueRecord.content)
+        contentLengthOffset = output.flushed + output.buffer.count + head.count
+        QueueRecord.appendDecimal(0, width: QueueRecord.contentLengthDigits, to: &head)
+        head.append(UInt8(ascii: ":"))
+        output.buffer.append(contentsOf: head)
     }
 
     /// Ends the content record, fills in its length, and appends the trailing records and
     /// the end marker.
     func finishRecords() throws {
-        buffer.append(10)
         var digits: [UInt8] = []
-        QueueRecord.appendDecimal(contentLength, width: QueueRecord.contentLengthDigits, to: &digits)
-        if contentLengthOffset >= flushed {
-            let at = contentLengthOffset - flushed
-            buffer.replaceSubrange(at..<(at + digits.count), with: digits)
+        QueueRecord.appendDecimal(output.contentLength, width: QueueRecord.contentLengthDigits, to: &digits)
+        if contentLengthOffset >= output.flushed {
+            let at = contentLengthOffset - output.flushed
+            output.buffer.replaceSubrange(at..<(at + digits.count), with: digits)
         } else {
             let n = digits.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(contentLengthOffset)) }
             guard n == digits.count else { throw SystemError("write \(path)") }
         }
-        buffer.append(contentsOf: trailer)
+        output.buffer.append(10)
+        output.buffer.append(contentsOf: trailer)
         trailer = []
-        QueueRecord.appendHeader(QueueRecord.end, length: 0, to: &buffer)
-        buffer.append(10)
+        QueueRecord.appendHeader(QueueRecord.end, length: 0, to: &output.buffer)
+        output.buffer.append(10)
     }
 
     static func appendRecipient(_ recipient: QueueRecipient, to buffer: inout [UInt8]) {
@@ -217,22 +242,24 @@ public final class QueueFileWriter: MessageContentSink {
         if recipient.dsnNotify.rawValue != 0 {
             QueueRecord.append(QueueRecord.dsnNotify, String(recipient.dsnNotify.rawValue), to: &buffer)
         }
-        let status = recipient.isDone ? "D" : "P"
-        QueueRecord.append(QueueRecord.recipient, status + recipient.address, to: &buffer)
+        QueueRecord.append(QueueRecord.recipient, status: recipient.isDone ? QueueRecord.done : QueueRecord.pending,
+                           recipient.address, to: &buffer)
     }
 
     func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try writeOut($0) }
-        buffer.removeAll(keepingCapacity: true)
+        guard !output.buffer.isEmpty else { return }
+        let count = output.buffer.count
+        try output.buffer.withUnsafeBytes { try writeOut($0) }
+        output.flushed += count
+        output.buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Writes BYTES to the file; the caller counts them in output.flushed.
     func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
         do {
             try FileIO.writeAll(descriptor, bytes)
         } catch let error as SystemError {
             throw SystemError("write \(path)", code: error.code)
         }
-        flushed += bytes.count
     }
 }

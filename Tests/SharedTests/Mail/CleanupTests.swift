@@ -132,7 +132,7 @@ final class CleanupTests: XCTestCase {
     func run(_ input: [String], settings: CleanupSettings = CleanupTests.settings,
              message: CleanupMessage = CleanupTests.message()) throws -> (Cleanup, ContentBuffer) {
         let buffer = ContentBuffer()
-        let cleanup = Cleanup(settings: settings, message: message, output: buffer)
+        var cleanup = Cleanup(settings: settings, message: message, output: buffer)
         for line in input { try cleanup.feed(Array(line.utf8)) }
         try cleanup.finish()
         return (cleanup, buffer)
@@ -147,6 +147,30 @@ final class CleanupTests: XCTestCase {
             XCTAssertNil(cleanup.rejection, c.name)
             XCTAssertEqual(cleanup.messageSize, buffer.bytes.count, c.name)
         }
+    }
+
+    func testSettingsFromMainCF() throws {
+        let config = MainConfig(directory: "/nonexistent")
+        try config.override("myhostname=mx.example.test")
+        let defaults = CleanupSettings(config: config)
+        XCTAssertEqual(defaults.mailName, "Postern")
+        XCTAssertEqual(defaults.headerSizeLimit, 102_400)
+        XCTAssertEqual(defaults.hopcountLimit, 50)
+        XCTAssertEqual(defaults.messageSizeLimit, 10_240_000)
+        XCTAssertFalse(defaults.alwaysAddMissingHeaders)
+        XCTAssertFalse(defaults.obsoleteFromFormat)
+        XCTAssertEqual(defaults.fullNameCharset, "utf-8")
+        XCTAssertFalse(defaults.longQueueIDs)
+        let input = ["Bcc: b", "Content-Length: 1", "Resent-Bcc: r", "Return-Path: <p>", "X-Kept: k", ""]
+        XCTAssertEqual(try run(input, settings: defaults, message: Self.message(addMissing: false)).1.text, Self.r + "X-Kept: k\n\n")
+        try config.override("message_drop_headers=x-kept")
+        try config.override("header_from_format=obsolete")
+        try config.override("mail_name=Mailer")
+        let changed = CleanupSettings(config: config)
+        XCTAssertTrue(changed.obsoleteFromFormat)
+        XCTAssertEqual(changed.mailName, "Mailer")
+        XCTAssertEqual(try run(input, settings: changed, message: Self.message(addMissing: false)).1.text,
+                       Self.r + "Bcc: b\nContent-Length: 1\nResent-Bcc: r\nReturn-Path: <p>\n\n")
     }
 
     func testHopcountLimit() throws {
@@ -186,7 +210,7 @@ final class CleanupTests: XCTestCase {
     func testLinesFedInPieces() throws {
         let buffer = ContentBuffer()
         let settings = CleanupSettings(myhostname: "mx.example.test", headerSizeLimit: 200)
-        let cleanup = Cleanup(settings: settings, message: Self.message(addMissing: false), output: buffer)
+        var cleanup = Cleanup(settings: settings, message: Self.message(addMissing: false), output: buffer)
         let pieces: [(String, Bool)] = [
             ("Subject: he", true), ("", true), ("llo", false),
             ("X-Long: " + String(repeating: "a", count: 150), true), (String(repeating: "b", count: 60), true),
@@ -214,7 +238,7 @@ final class CleanupTests: XCTestCase {
                                                                          myhostname: "mx.example.test", mailName: "Postern",
                                                                          queueID: writer.queueID, recipient: "rcpt@example.net",
                                                                          time: writer.envelope.arrivalSeconds))
-        let cleanup = Cleanup(settings: Self.settings, message: message, output: writer)
+        var cleanup = Cleanup(settings: Self.settings, message: message, output: writer)
         for line in ["Subject: queued", "", "body"] { try cleanup.feed(Array(line.utf8)) }
         try cleanup.finish()
         XCTAssertNil(cleanup.rejection)

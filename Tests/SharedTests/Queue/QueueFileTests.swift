@@ -236,6 +236,24 @@ final class QueueFileTests: XCTestCase {
         XCTAssertEqual(try QueueFile.read(descriptor: fd).pendingRecipients.map(\.address), ["first@example.net"])
     }
 
+    func testChunksLargerThanTheBufferAndOverlongValues() throws {
+        let writer = try QueueFileWriter(directory: queue.directory)
+        writer.envelope.heloName = String(repeating: "h", count: 2 << 20)
+        let big = [UInt8](repeating: UInt8(ascii: "z"), count: QueueFileWriter.flushThreshold + 1)
+        try writer.appendContent(big, newline: true)
+        try writer.appendContent(Array("tail".utf8), newline: true)
+        try writer.appendContent(big, newline: false)
+        try writer.commit()
+        let fd = open(writer.path, O_RDONLY)
+        defer { close(fd) }
+        let file = try QueueFile.read(descriptor: fd)
+        XCTAssertEqual(file.envelope.heloName?.utf8.count, QueueRecord.maxRecordLength - "helo_name=".utf8.count)
+        var content: [UInt8] = []
+        try file.readContent(descriptor: fd) { content.append(contentsOf: $0) }
+        XCTAssertEqual(content, big + [10] + Array("tail\n".utf8) + big)
+        XCTAssertEqual(file.contentLength, writer.contentLength)
+    }
+
     func testWriteErrorsAreThrownAndLeaveNothing() throws {
         let writer = try QueueFileWriter(directory: queue.directory)
         let temporary = writer.path
@@ -260,6 +278,20 @@ final class QueueFileTests: XCTestCase {
         XCTAssertEqual(QueueID.microseconds(of: writer.queueID), writer.creationTime.micros)
         try writer.commit()
         XCTAssertEqual(longQueue.directory.list("incoming"), [writer.queueID])
+    }
+
+    func testEnvelopeAttributes() {
+        var envelope = QueueEnvelope(sender: "s@example.org")
+        envelope.saslUsername = "alice"
+        envelope.smtputf8 = true
+        envelope["x_custom"] = "1"
+        envelope.saslUsername = "bob"
+        XCTAssertEqual(envelope.attributes.map(\.name), ["sasl_username", "smtputf8", "x_custom"])
+        XCTAssertEqual(envelope.saslUsername, "bob")
+        XCTAssertTrue(envelope.smtputf8)
+        envelope.smtputf8 = false
+        envelope["x_custom"] = nil
+        XCTAssertEqual(envelope.attributes, [QueueEnvelope.Attribute(name: "sasl_username", value: "bob")])
     }
 
     func testDSNNotifyValues() {

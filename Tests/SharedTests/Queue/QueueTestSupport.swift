@@ -1,4 +1,5 @@
-// Helpers for the queue tests: a throw-away queue directory and a seeded random source.
+// Helpers for the queue and cleanup tests: a throw-away queue directory, a seeded random
+// source, and an in-memory content sink.
 import Glibc
 import XCTest
 
