@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <stdio.h>
 
 int postern_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *fds, int nfds, int first_target, const int stdio[3],
@@ -126,4 +127,14 @@ int postern_peer_uid(int fd, uid_t *uid) {
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
     *uid = cred.uid;
     return 0;
+}
+
+int postern_open_tmpfile(int dirfd, int mode) {
+    return openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+}
+
+int postern_link_tmpfile(int fd, int dirfd, const char *name) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
 }

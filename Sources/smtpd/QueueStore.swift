@@ -76,14 +76,15 @@ final class QueueTransaction: MessageTransaction {
     }
 
     func contentLine(_ line: ArraySlice<UInt8>) throws {
-        guard let cleanup else { return }
-        try cleanup.feed(line)
-        if let r = cleanup.rejection { throw ContentRefusal(r) }
+        guard cleanup != nil else { return }
+        try cleanup!.feed(line)
+        if let r = cleanup!.rejection { throw ContentRefusal(r) }
     }
 
     func commit() throws -> String {
+        guard cleanup != nil else { throw ContentRefusal.writeError }
+        try cleanup!.finish()
         guard let cleanup else { throw ContentRefusal.writeError }
-        try cleanup.finish()
         if let r = cleanup.rejection { throw ContentRefusal(r) }
         try writer.commit()
         finished = true

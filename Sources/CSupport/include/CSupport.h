@@ -32,6 +32,10 @@ int postern_open(const char *path, int flags, int mode);
 int postern_ioctl_fionread(int fd);
 /* The uid of the process at the other end of a Unix socket. */
 int postern_peer_uid(int fd, uid_t *uid);
+/* An unnamed file in the directory DIRFD (O_TMPFILE): it vanishes if the process dies
+ * before postern_link_tmpfile gives it NAME (through /proc/self/fd). */
+int postern_open_tmpfile(int dirfd, int mode);
+int postern_link_tmpfile(int fd, int dirfd, const char *name);
 /* errno as a value, for Swift code that must save it before other calls. */
 int postern_errno(void);
 void postern_set_errno(int e);

@@ -4,6 +4,7 @@
 // commit() makes it durable — end marker, fchmod 0700, one fsync of the file, rename to
 // the queue ID, one fsync of the directory. Only after commit() returns may a client be
 // told `250 Ok: queued`. Nothing here holds a whole message in memory.
+import CSupport
 import Glibc
 
 /// Where message content goes as it is received: the queue file writer, or a test buffer.
@@ -74,14 +75,33 @@ public final class QueueFileWriter: MessageContentSink {
     /// File offset of the content record's fixed-width length digits.
     var contentLengthOffset = 0
 
-    /// Creates a new queue file in QUEUE of DIRECTORY (mode 0600, temporary name
-    /// `usec.pid`) and derives its queue ID from the inode. Throws SystemError when the
-    /// file cannot be created.
+    /// Creates a new queue file in QUEUE of DIRECTORY (mode 0600) and derives its queue ID
+    /// from the inode. Where the kernel allows it the file has no name until commit()
+    /// (O_TMPFILE), so a process killed mid-message leaves nothing behind; otherwise it
+    /// has the temporary name `usec.pid`. Throws SystemError when it cannot be created.
     public init(directory: QueueDirectory, queue: String = QueueDirectory.incoming) throws {
         precondition(!directory.hashedQueues.contains(queue), "new queue files go into a queue without hashing")
         self.directory = directory
         self.queue = queue
         directoryDescriptor = try directory.descriptor(queue: queue)
+        let unnamed = QueueFileWriter.unnamedFilesWork ? postern_open_tmpfile(directoryDescriptor, 0o600) : -1
+        if unnamed >= 0 {
+            var st = stat()
+            guard fstat(unnamed, &st) == 0 else {
+                let error = SystemError("fstat \(directory.path)/\(queue)")
+                close(unnamed)
+                throw error
+            }
+            let created = Clock.now()
+            temporaryName = ""
+            descriptor = unnamed
+            creationTime = created
+            queueID = QueueID.make(seconds: created.seconds, micros: created.micros, inode: UInt64(st.st_ino),
+                                   long: directory.longQueueIDs)
+            envelope = QueueEnvelope(arrivalSeconds: created.seconds, arrivalMicros: created.micros)
+            output.buffer.reserveCapacity(Self.flushThreshold + 8192)
+            return
+        }
         var attempt = 0
         while true {
             let now = Clock.now()
@@ -116,7 +136,7 @@ public final class QueueFileWriter: MessageContentSink {
 
     /// The file's current path (its temporary name until commit()).
     public var path: String {
-        directory.path + "/" + queue + "/" + (renamed ? queueID : temporaryName)
+        directory.path + "/" + queue + "/" + (renamed || temporaryName.isEmpty ? queueID : temporaryName)
     }
 
     /// Adds a recipient. Before the content it is written ahead of it; afterwards (recipients
@@ -163,8 +183,14 @@ public final class QueueFileWriter: MessageContentSink {
             try flush()
             guard fchmod(descriptor, 0o700) == 0 else { throw SystemError("fchmod \(path)") }
             guard fsync(descriptor) == 0 else { throw SystemError("fsync \(path)") }
-            guard renameat(directoryDescriptor, temporaryName, directoryDescriptor, queueID) == 0 else {
-                throw SystemError("rename \(path) to \(queueID)")
+            if temporaryName.isEmpty {
+                guard postern_link_tmpfile(descriptor, directoryDescriptor, queueID) == 0 else {
+                    throw SystemError("link \(directory.path)/\(queue)/\(queueID)")
+                }
+            } else {
+                guard renameat(directoryDescriptor, temporaryName, directoryDescriptor, queueID) == 0 else {
+                    throw SystemError("rename \(path) to \(queueID)")
+                }
             }
             renamed = true
             guard fsync(directoryDescriptor) == 0 else { throw SystemError("fsync \(directory.path)/\(queue)") }
@@ -183,8 +209,11 @@ public final class QueueFileWriter: MessageContentSink {
         phase = .aborted
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
-        unlinkat(directoryDescriptor, renamed ? queueID : temporaryName, 0)
+        if renamed || !temporaryName.isEmpty { unlinkat(directoryDescriptor, renamed ? queueID : temporaryName, 0) }
     }
+
+    /// Unnamed files need /proc to be named at commit (not there in a chroot jail).
+    static let unnamedFilesWork = FileIO.exists("/proc/self/fd")
 
     /// Writes the version, envelope and leading recipient records and opens the content
     /// record with fixed-width length digits that commit() fills in.
