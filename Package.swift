@@ -30,6 +30,7 @@ let package = Package(
         .executableTarget(name: "testd", dependencies: ["Shared"], path: "Tests/Fixtures/testd"),
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
         .testTarget(name: "smtpdTests", dependencies: ["smtpd", "Shared"], path: "Tests/smtpdTests"),
+        .testTarget(name: "localTests", dependencies: ["local", "Shared"], path: "Tests/localTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],
