@@ -35,7 +35,8 @@ enum MaildirDelivery {
         var created: [String] = []
         var fd = open(tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0 && errno == ENOENT {
-            created += makeDirectories(maildir + "tmp")
+            let failed = makeDirectories(maildir + "tmp", created: &created)
+            if failed != 0 { return failure("create maildir file \(tmpName)", failed, otherwise: "5.2.0") }
             fd = open(tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
         guard fd >= 0 else { return failure("create maildir file \(tmpName)", errno, otherwise: "5.2.0") }
@@ -53,8 +54,9 @@ enum MaildirDelivery {
         if let failed = writeDurably(copy, fd: fd) { return failed }
         if link(tmpName, newName) != 0 {
             guard errno == ENOENT else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
-            created += makeDirectories(maildir + "cur")
-            created += makeDirectories(maildir + "new")
+            _ = makeDirectories(maildir + "cur", created: &created)
+            let failed = makeDirectories(maildir + "new", created: &created)
+            if failed != 0 { return failure("link to \(newName)", failed, otherwise: "5.2.0") }
             guard link(tmpName, newName) == 0 else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
         }
         FileIO.syncDirectory(maildir + "new")
@@ -89,21 +91,19 @@ enum MaildirDelivery {
         .failed(StepOutcome.mailboxDSN(code, otherwise: otherwise), "maildir delivery failed: \(what): \(errnoText(code))")
     }
 
-    /// Creates PATH and its missing parents with mode 0700 (make_dirs); returns the
-    /// folders it created, outermost first. Errors show up when the folder is used.
-    @discardableResult
-    static func makeDirectories(_ path: String) -> [String] {
-        var created: [String] = []
+    /// Creates PATH and its missing parents with mode 0700 (make_dirs), adding each
+    /// folder it creates to CREATED, outermost first; 0, or the errno of the failure.
+    static func makeDirectories(_ path: String, created: inout [String]) -> Int32 {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
             if mkdir(current, 0o700) == 0 {
                 created.append(current)
             } else if errno != EEXIST {
-                break
+                return errno
             }
         }
-        return created
+        return 0
     }
 
     static func parent(of path: String) -> String {
