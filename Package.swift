@@ -31,6 +31,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
         .testTarget(name: "smtpdTests", dependencies: ["smtpd", "Shared"], path: "Tests/smtpdTests"),
         .testTarget(name: "qmgrTests", dependencies: ["qmgr", "Shared"], path: "Tests/qmgrTests"),
+        .testTarget(name: "localTests", dependencies: ["local", "Shared"], path: "Tests/localTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],
