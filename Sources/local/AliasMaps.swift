@@ -31,7 +31,7 @@ final class AliasMaps {
         for table in tables.tables {
             guard let value = try table.lookup(name) else { continue }
             var owner: uid_t = 0
-            if let file = try table.table().files.first {
+            if let file = table.files.first {
                 var st = stat()
                 if stat(file, &st) == 0 { owner = st.st_uid }
             }

@@ -19,8 +19,8 @@ where !runtime.value(name).isEmpty {
     Log.warning("\(name) is not supported by Postern's local delivery agent and is ignored")
 }
 // The request names its message by `queue_file`, relative to the queue directory (our
-// working directory); MessageFile reads it as a plain message file.
+// working directory); QueueMessage streams its content.
 let agent = LocalAgent(
-    settings: settings, aliases: aliases, users: SystemUsers(), openMessage: { request in try MessageFile(path: request.queueFile) })
+    settings: settings, aliases: aliases, users: SystemUsers(), openMessage: { request in try QueueMessage(path: request.queueFile) })
 let requestTimeout = runtime.config.seconds("ipc_timeout") * 1000
 SingleServer.run(runtime) { fd in DeliveryConnection.serve(fd, agent: agent, timeoutMs: requestTimeout) }

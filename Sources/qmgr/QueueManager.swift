@@ -224,6 +224,13 @@ final class QueueManager {
             markDone(message, r.index)
         }
         if !returned.isEmpty { bounces.returnToSender(message, returned.sorted { $0.index < $1.index }) }
+        if !returned.isEmpty || !message.forwarded.isEmpty {
+            // The notice or the forwarded copy waits in incoming/: take it on at once.
+            loop.after(0) { [unowned self] in
+                self.scanIncoming()
+                self.dispatch()
+            }
+        }
         if message.deferred.isEmpty {
             try? queue.remove(id, queue: QueueDirectory.active)
             try? queue.remove(id, queue: QueueDirectory.deferLog)

@@ -150,6 +150,10 @@ public final class Table {
         return try current.lookup(key)
     }
 
+    /// The files behind the open table (empty while it cannot be read): local(8) takes an
+    /// alias entry's rights from its file's owner.
+    public var files: [String] { current?.files ?? [] }
+
     /// Re-opens the table now if its files changed or it could not be opened before.
     public func refresh() throws(TableError) {
         try refresh(now: time(nil))

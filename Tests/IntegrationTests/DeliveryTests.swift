@@ -1,0 +1,148 @@
+// The whole classic flow through real processes: smtpd → queue → qmgr → local →
+// ~/Maildir/new, with aliases, bounces (RFC 3464 notices), deferral and retry, and no
+// acknowledged message lost when qmgr or local are killed.
+import Foundation
+import XCTest
+
+@testable import Shared
+
+final class DeliveryTests: XCTestCase {
+    static let user = "posterntest"
+    var instances: [TestInstance] = []
+    var home = ""
+
+    override func setUpWithError() throws {
+        guard getuid() == 0 else { throw XCTSkip("delivery to a user's Maildir needs root") }
+        if getpwnam(Self.user) == nil {
+            runProgram("/usr/sbin/useradd", ["-m", "-s", "/usr/sbin/nologin", Self.user])
+        }
+        home = String(cString: try XCTUnwrap(getpwnam(Self.user)).pointee.pw_dir)
+        try? FileManager.default.removeItem(atPath: home + "/Maildir")
+    }
+
+    override func tearDown() {
+        instances.removeAll()
+        super.tearDown()
+    }
+
+    func start(_ main: [String] = [], aliases: String = "") throws -> (TestInstance, UInt16) {
+        let port = freePort()
+        let master = """
+            127.0.0.1:\(port) inet n - n - - smtpd
+            qmgr unix n - n 300 1 qmgr
+            local unix - n n - - local
+
+            """
+        let inst = try TestInstance(masterCF: master, main: [
+            "mydomain = example.test", "myorigin = $mydomain", "mydestination = $myhostname, $mydomain, localhost",
+            "mynetworks = 10.9.9.9/32", "home_mailbox = Maildir/", "smtpd_error_sleep_time = 0",
+            "alias_maps = hash:$config_directory/aliases", "alias_database = hash:$config_directory/aliases",
+            "minimal_backoff_time = 1s", "maximal_backoff_time = 2s", "queue_run_delay = 1s",
+        ] + main)
+        try inst.writeFile("aliases", "postmaster: root\nroot: \(Self.user)\n" + aliases)
+        XCTAssertEqual(inst.run("postalias", ["hash:" + inst.etc + "/aliases"]).status, 0)
+        instances.append(inst)
+        inst.start()
+        return (inst, port)
+    }
+
+    func send(_ port: UInt16, from: String = "testuser@internet.com", to: String, subject: String, body: String = "How have you been?") -> String {
+        let c = SMTPTestClient(port: port)
+        _ = c?.reply()
+        _ = c?.command("EHLO client.example.org")
+        _ = c?.command("MAIL FROM:<\(from)>")
+        let rcpt = c?.command("RCPT TO:<\(to)>") ?? ""
+        guard rcpt.hasPrefix("250") else { return rcpt }
+        _ = c?.command("DATA")
+        let reply = c?.command("Subject: \(subject)\r\n\r\n\(body)\r\n.") ?? "closed"
+        _ = c?.command("QUIT")
+        return reply
+    }
+
+    func maildirFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: home + "/Maildir/new")) ?? []).map { home + "/Maildir/new/" + $0 }
+    }
+
+    func delivered(containing text: String) -> String? {
+        maildirFiles().first { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains(text) }
+    }
+
+    func testMaildirDelivery() throws {
+        let (inst, port) = try start()
+        let token = "Hello \(UUID().uuidString)"
+        XCTAssertTrue(send(port, to: "\(Self.user)@example.test", subject: token).hasPrefix("250 2.0.0 Ok: queued as"))
+        XCTAssertTrue(eventually(15) { self.delivered(containing: token) != nil }, inst.log)
+        let path = try XCTUnwrap(delivered(containing: token))
+        let name = (path as NSString).lastPathComponent
+        XCTAssertNotNil(name.range(of: #"^[0-9]+\.V[0-9a-f]+I[0-9a-f]+M[0-9]+\."#, options: .regularExpression), name)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual(attributes[.ownerAccountName] as? String, Self.user)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("Return-Path: <testuser@internet.com>\n"), text)
+        XCTAssertTrue(text.contains("\nDelivered-To: \(Self.user)@example.test\n"), text)
+        XCTAssertTrue(text.contains("\nReceived: from client.example.org (localhost [127.0.0.1])"), text)
+        XCTAssertTrue(text.hasSuffix("\n\nHow have you been?\n"), text)
+        XCTAssertTrue(eventually { inst.log.contains(": removed") })
+        let log = inst.log
+        XCTAssertNotNil(log.range(of: #"qmgr\[[0-9]+\]: [0-9A-F]+: from=<testuser@internet.com>, size=[0-9]+, nrcpt=1 \(queue active\)"#, options: .regularExpression), log)
+        XCTAssertNotNil(log.range(of: #"local\[[0-9]+\]: [0-9A-F]+: to=<posterntest@example.test>, relay=local, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, dsn=2.0.0, status=sent \(delivered to maildir\)"#, options: .regularExpression), log)
+        XCTAssertTrue(inst.queueFiles("active").isEmpty && inst.queueFiles("incoming").isEmpty)
+    }
+
+    func testAliasAndBounceToTheSender() throws {
+        let (inst, port) = try start(aliases: "team: \(Self.user), root\nbouncer: nosuchuser42\n")
+        let token = UUID().uuidString
+        let aliasReply = send(port, to: "team@example.test", subject: "Alias \(token)")
+        XCTAssertTrue(aliasReply.hasPrefix("250"), aliasReply + inst.log)
+        XCTAssertTrue(eventually(15) { self.delivered(containing: "Alias \(token)") != nil }, inst.log)
+        XCTAssertTrue(send(port, from: "\(Self.user)@example.test", to: "bouncer@example.test", subject: "Bounce \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) {
+            self.maildirFiles().contains { p in
+                let t = (try? String(contentsOfFile: p, encoding: .utf8)) ?? ""
+                return t.hasPrefix("Return-Path: <>\n") && t.contains("Bounce \(token)")
+            }
+        }, inst.log)
+        let bounce = try XCTUnwrap(maildirFiles().first { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains("Bounce \(token)") && ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").hasPrefix("Return-Path: <>") })
+        let text = try String(contentsOfFile: bounce, encoding: .utf8)
+        XCTAssertTrue(text.contains("multipart/report; report-type=delivery-status"), text)
+        XCTAssertTrue(text.contains("Content-Type: message/delivery-status"))
+        XCTAssertTrue(text.contains("\nFrom: MAILER-DAEMON@mx.example.test (Mail Delivery System)\n"), text)
+        XCTAssertTrue(text.contains("Status: 5.1.1"), text)
+        XCTAssertTrue(inst.log.contains("sender non-delivery notification:"), inst.log)
+    }
+
+    func testDeferredThenDeliveredAfterTheFix() throws {
+        let dir = NSTemporaryDirectory() + "postern-cmd-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o1777)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (inst, port) = try start(aliases: "deferme: \"|/bin/sh -c 'test -e \(dir)/ok || exit 75; cat >> \(dir)/out'\"\n")
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, to: "deferme@example.test", subject: "Defer \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(15) { inst.log.contains("to=<deferme@example.test>") && inst.log.contains("status=deferred") }, inst.log)
+        FileManager.default.createFile(atPath: dir + "/ok", contents: nil)
+        XCTAssertTrue(eventually(30) { ((try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "").contains("Defer \(token)") }, inst.log)
+    }
+
+    func testNothingAcknowledgedIsLostWhenAgentsAreKilled() throws {
+        let (inst, port) = try start()
+        let r = runProgram("/usr/sbin/smtp-source", ["-s", "5", "-m", "60", "-l", "512", "-f", "load@internet.com",
+                                                     "-t", "\(Self.user)@example.test", "127.0.0.1:\(port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Kill qmgr and local repeatedly while they work; the master starts them again.
+        for _ in 0..<3 {
+            usleep(150_000)
+            for pid in childPids(of: try XCTUnwrap(inst.masterPid)) {
+                let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+                if comm.hasPrefix("qmgr") || comm.hasPrefix("local") { kill(pid, SIGKILL) }
+            }
+        }
+        inst.run("postern", ["flush"])
+        XCTAssertTrue(eventually(60) {
+            inst.run("postern", ["flush"])
+            return Set(self.maildirFiles().compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+                .filter { $0.contains("load@internet.com") }.map { $0 }).count >= 60
+        }, "all 60 acknowledged messages arrive (duplicates allowed): \(maildirFiles().count)")
+    }
+}
