@@ -1,10 +1,10 @@
 // Maildir delivery (Postfix's maildir.c and the Maildir rules), done as the recipient
 // so that files and folders are theirs: create `tmp/<sec>.P<pid>.<host>` (O_EXCL, mode
 // 0600; `tmp/` and missing parents created 0700), write Return-Path:, X-Original-To:,
-// Delivered-To: and the message, fsync it, link() it to
-// `new/<sec>.V<dev hex>I<inode hex>M<usec>.<host>` (creating `new/` and `cur/`), fsync
-// `new/` (and the parent of every folder just created), and always unlink the tmp name.
-// Only then is the delivery reported done.
+// Delivered-To: and the message, link() it to `new/<sec>.V<dev hex>I<inode hex>M<usec>.<host>`
+// (creating `new/` and `cur/`), unlink the tmp name, then fsync the file: on journalling
+// file systems that one fsync makes the data and the new name durable together (the
+// parent of every folder just created is synced too). Only then is the delivery done.
 import Glibc
 import Shared
 
@@ -41,7 +41,7 @@ enum MaildirDelivery {
         }
         guard fd >= 0 else { return failure("create maildir file \(tmpName)", errno, otherwise: "5.2.0") }
         defer {
-            if unlink(tmpName) != 0 { Log.warning("remove \(tmpName): \(errnoText())") }
+            if unlink(tmpName) != 0 && errno != ENOENT { Log.warning("remove \(tmpName): \(errnoText())") }
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -51,21 +51,41 @@ enum MaildirDelivery {
         }
         let newName = maildir
             + "new/\(start.tv_sec).V\(String(UInt64(st.st_dev), radix: 16))I\(String(UInt64(st.st_ino), radix: 16))M\(start.tv_usec).\(hostName)"
-        if let failed = writeDurably(copy, fd: fd) { return failed }
+        if let failed = write(copy, fd: fd) { return failed }
         if link(tmpName, newName) != 0 {
-            guard errno == ENOENT else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
+            guard errno == ENOENT else {
+                let code = errno
+                close(fd)
+                return failure("link to \(newName)", code, otherwise: "5.2.0")
+            }
             _ = makeDirectories(maildir + "cur", created: &created)
             let failed = makeDirectories(maildir + "new", created: &created)
-            if failed != 0 { return failure("link to \(newName)", failed, otherwise: "5.2.0") }
-            guard link(tmpName, newName) == 0 else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
+            if failed != 0 {
+                close(fd)
+                return failure("link to \(newName)", failed, otherwise: "5.2.0")
+            }
+            guard link(tmpName, newName) == 0 else {
+                let code = errno
+                close(fd)
+                return failure("link to \(newName)", code, otherwise: "5.2.0")
+            }
         }
-        FileIO.syncDirectory(maildir + "new")
+        // One fsync after the link: it writes the data and, with it, the journal that holds
+        // the new directory entries (ext4, xfs), so no separate directory fsync is needed.
+        _ = unlink(tmpName)
+        guard fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(newName)
+            return failure("error writing message", code, otherwise: "5.3.0")
+        }
+        guard close(fd) == 0 else { return failure("error writing message", errno, otherwise: "5.3.0") }
         for directory in created { FileIO.syncDirectory(parent(of: directory)) }
         return .sent("delivered to maildir")
     }
 
-    /// Writes the message to FD, fsyncs and closes it; the outcome when that failed.
-    static func writeDurably(_ copy: MessageCopy, fd: Int32) -> StepOutcome? {
+    /// Writes the message to FD; the outcome when that failed (FD then closed).
+    static func write(_ copy: MessageCopy, fd: Int32) -> StepOutcome? {
         do {
             try copy.write { try FileIO.writeAll(fd, $0) }
         } catch CopyError.read(let error) {
@@ -78,12 +98,6 @@ enum MaildirDelivery {
             close(fd)
             return .failed("4.3.0", "maildir delivery failed: \(error)")
         }
-        guard fsync(fd) == 0 else {
-            let code = errno
-            close(fd)
-            return failure("error writing message", code, otherwise: "5.3.0")
-        }
-        guard close(fd) == 0 else { return failure("error writing message", errno, otherwise: "5.3.0") }
         return nil
     }
 

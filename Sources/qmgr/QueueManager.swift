@@ -196,7 +196,8 @@ final class QueueManager {
         if !done.isEmpty {
             let offsets = done.compactMap { i in i < message.file.recipients.count ? message.file.recipients[i].statusOffset : nil }
             do {
-                try QueueFile.markDone(path: queue.path(queue: QueueDirectory.active, queueID: message.queueID), statusOffsets: offsets)
+                // No fsync: a lost mark means a duplicate delivery, never a lost message.
+                try QueueFile.markDone(path: queue.path(queue: QueueDirectory.active, queueID: message.queueID), statusOffsets: offsets, sync: false)
                 for i in done where i < message.file.recipients.count { message.file.recipients[i].isDone = true }
             } catch {
                 Log.warning("\(message.queueID): cannot update queue file: \(error)")
@@ -250,7 +251,7 @@ final class QueueManager {
     func markDone(_ message: ActiveMessage, _ index: Int) {
         guard index < message.file.recipients.count else { return }
         try? QueueFile.markDone(path: queue.path(queue: QueueDirectory.active, queueID: message.queueID),
-                                statusOffsets: [message.file.recipients[index].statusOffset])
+                                statusOffsets: [message.file.recipients[index].statusOffset], sync: false)
     }
 }
 

@@ -9,15 +9,16 @@ final class QueueStore: MessageStore {
     let cleanupSettings: CleanupSettings
     let settings: SMTPDSettings
     let qmgrSocket: String
-    /// Whether the client may have missing headers added (local_header_rewrite_clients).
-    let addMissingHeaders: Bool
+    /// Whether the current client may have missing headers added
+    /// (local_header_rewrite_clients); set per connection.
+    var addMissingHeaders = false
 
-    init(config: MainConfig, settings: SMTPDSettings, addMissingHeaders: Bool) {
+    /// Made once per process: the queue directory stays open and settings stay expanded.
+    init(config: MainConfig, settings: SMTPDSettings) {
         queue = QueueDirectory(config: config)
         cleanupSettings = CleanupSettings(config: config)
         self.settings = settings
         qmgrSocket = config.value("queue_directory") + "/public/" + config.value("queue_service_name")
-        self.addMissingHeaders = addMissingHeaders
     }
 
     func begin(_ envelope: EnvelopeInfo) throws -> MessageTransaction {

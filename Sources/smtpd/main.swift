@@ -15,6 +15,7 @@ do {
 }
 let rewriteClients = runtime.config.list("local_header_rewrite_clients")
 let flushSocket = runtime.config.value("queue_directory") + "/public/" + runtime.config.value("queue_service_name")
+let store = QueueStore(config: runtime.config, settings: settings)
 
 SingleServer.run(runtime) { fd in
     let client = ClientIdentity.of(fd)
@@ -27,7 +28,7 @@ SingleServer.run(runtime) { fd in
         default: return false
         }
     }
-    let store = QueueStore(config: runtime.config, settings: settings, addMissingHeaders: addHeaders)
+    store.addMissingHeaders = addHeaders
     let session = SMTPSession(settings: settings, restrictions: restrictions, store: store, client: client)
     session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
     Connection(descriptor: fd, session: session, settings: settings).run()
