@@ -37,6 +37,9 @@ public final class QueueFileWriter: MessageContentSink {
     public private(set) var contentLength = 0
     /// Recipients added so far.
     public private(set) var recipientCount = 0
+    /// The mode commit() gives the file: 0700, Postfix's complete queue file. postdrop's
+    /// maildrop files get 0444, so that pickup (mail_owner) can read what a user owns.
+    public var completeMode: mode_t = 0o700
 
     let directory: QueueDirectory
     let directoryDescriptor: Int32
@@ -132,7 +135,7 @@ public final class QueueFileWriter: MessageContentSink {
         try bytes.withUnsafeBytes { try appendContent($0, newline: newline) }
     }
 
-    /// Makes the file durable and visible under its queue ID: end marker, mode 0700, fsync,
+    /// Makes the file durable and visible under its queue ID: end marker, completeMode, fsync,
     /// rename, fsync of the directory. On failure the file is removed and the error thrown
     /// (SystemError); the message must then be refused with a temporary error.
     public func commit() throws {
@@ -141,13 +144,17 @@ public final class QueueFileWriter: MessageContentSink {
             if !contentStarted { startContent() }
             try finishRecords()
             try flush()
-            guard fchmod(descriptor, 0o700) == 0 else { throw SystemError("fchmod \(path)") }
+            guard fchmod(descriptor, completeMode) == 0 else { throw SystemError("fchmod \(path)") }
             guard fsync(descriptor) == 0 else { throw SystemError("fsync \(path)") }
             guard renameat(directoryDescriptor, temporaryName, directoryDescriptor, queueID) == 0 else {
                 throw SystemError("rename \(path) to \(queueID)")
             }
             renamed = true
-            guard fsync(directoryDescriptor) == 0 else { throw SystemError("fsync \(directory.path)/\(queue)") }
+            // EBADF: a directory this process may only write into (postdrop's maildrop/,
+            // opened with O_PATH) cannot be synced; as in Postfix, the rename stands alone.
+            guard fsync(directoryDescriptor) == 0 || errno == EBADF else {
+                throw SystemError("fsync \(directory.path)/\(queue)")
+            }
         } catch {
             abort()
             throw error
