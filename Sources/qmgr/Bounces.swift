@@ -46,7 +46,8 @@ final class BounceWriter {
         let recipient = notifyPostmaster ? config.value("2bounce_notice_recipient") : sender
         do {
             let writer = try QueueFileWriter(directory: queue)
-            var envelope = QueueEnvelope(sender: notifyPostmaster ? doubleBounceSender : "")
+            var envelope = QueueEnvelope(arrivalSeconds: writer.creationTime.seconds, arrivalMicros: writer.creationTime.micros,
+                                         sender: notifyPostmaster ? doubleBounceSender : "")
             envelope.attributes.append(.init(name: QueueEnvelope.protocolNameKey, value: "bounce"))
             writer.envelope = envelope
             writer.addRecipient(QueueRecipient(address: recipient, originalRecipient: recipient))
@@ -64,8 +65,8 @@ final class BounceWriter {
         do {
             let writer = try QueueFileWriter(directory: queue)
             var envelope = message.file.envelope
-            envelope.arrivalSeconds = 0
-            envelope.arrivalMicros = 0
+            envelope.arrivalSeconds = writer.creationTime.seconds
+            envelope.arrivalMicros = writer.creationTime.micros
             writer.envelope = envelope
             for a in addresses { writer.addRecipient(QueueRecipient(address: a, originalRecipient: a)) }
             try originalContent(message)({ try writer.appendContent($0, newline: false) })
