@@ -3,7 +3,7 @@
 // command, one shared library, thin bridges to the C libraries it uses.
 import PackageDescription
 
-let daemons = ["master", "smtpd", "qmgr", "local", "smtp", "anvil", "spawn", "pickup"]
+let daemons = ["master", "smtpd", "qmgr", "local", "smtp", "anvil", "spawn", "pickup", "showq"]
 let commands = [
     "postern", "postconf", "postmap", "postalias", "postqueue", "postsuper", "postcat",
     "sendmail", "postdrop",
