@@ -31,6 +31,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"], path: "Tests/SharedTests"),
         .testTarget(name: "smtpdTests", dependencies: ["smtpd", "Shared"], path: "Tests/smtpdTests"),
         .testTarget(name: "qmgrTests", dependencies: ["qmgr", "Shared"], path: "Tests/qmgrTests"),
+        .testTarget(name: "sendmailTests", dependencies: ["sendmail", "Shared"], path: "Tests/sendmailTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],
