@@ -12,14 +12,13 @@ import Glibc
 import Shared
 
 final class Pickup {
-    let config: MainConfig
     let queue: QueueDirectory
     let cleanupSettings: CleanupSettings
     let resolver: AddressResolver
     let qmgrSocket: String
 
+    /// pickup for CONFIG; throws when a table the address resolver needs cannot be opened.
     init(config: MainConfig) throws {
-        self.config = config
         queue = QueueDirectory(config: config)
         cleanupSettings = CleanupSettings(config: config)
         resolver = try AddressResolver(config: config)

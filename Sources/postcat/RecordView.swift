@@ -11,16 +11,19 @@ import Shared
 struct OutputBuffer {
     var bytes: [UInt8] = []
 
+    /// Adds TEXT, writing out once 64 KiB are buffered.
     mutating func append(_ text: String) {
         bytes += Array(text.utf8)
         if bytes.count >= 65536 { flush() }
     }
 
+    /// Adds RAW, writing out once 64 KiB are buffered.
     mutating func append(_ raw: UnsafeRawBufferPointer) {
         bytes += raw
         if bytes.count >= 65536 { flush() }
     }
 
+    /// Writes everything buffered to standard output.
     mutating func flush() {
         try? FileIO.writeAll(1, bytes)
         bytes.removeAll(keepingCapacity: true)

@@ -19,6 +19,7 @@ final class QueueMaintenance {
     /// Log `ID: removed` and the like (the IDs were named, not `ALL`).
     var logEach = true
 
+    /// Maintenance of QUEUE.
     init(queue: QueueDirectory) {
         self.queue = queue
     }

@@ -24,6 +24,7 @@ final class InputLines {
     var atLineStart = true
     var ended = false
 
+    /// Reads from DESCRIPTOR (standard input).
     init(descriptor: Int32) {
         self.descriptor = descriptor
         buffer.reserveCapacity(Self.pieceLimit * 2)

@@ -29,19 +29,27 @@ struct SendmailOptions {
     static let usage = "usage: sendmail [options] [recipient ...]"
     static let spec = "B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx"
 
+    /// What to do (`-b…`, `-q`, `-I`, the program name).
     var mode = SendmailMode.deliver
     /// `-C`: a configuration directory, or a main.cf whose directory is meant.
     var configDirectory: String?
+    /// `-f`/`-r`: the envelope sender as given.
     var sender: String?
+    /// `-F`: the sender's full name.
     var fullName: String?
+    /// `-t`: take recipients from the headers too.
     var extractRecipients = false
     /// `-i`/`-oi`: a line with a single `.` does not end the message.
     var ignoreDots = false
     /// `-oA`: the alias database -bi rebuilds instead of alias_database.
     var aliasDatabase: String?
+    /// `-N`: DSN NOTIFY as given.
     var notify: String?
+    /// `-R`: DSN RET as given.
     var dsnReturn: String?
+    /// `-V`: DSN ENVID.
     var dsnEnvelopeID: String?
+    /// The recipient arguments.
     var recipients: [String] = []
 
     /// Parses ARGUMENTS (without argv[0]) for a program invoked as PROGRAM: the options,
