@@ -367,6 +367,48 @@ final class OperatorsTests: XCTestCase {
         XCTAssertTrue(instance.log.contains("warning: ABCDE5678: uid=0: file has 2 links: removed"), instance.log)
     }
 
+    /// Truncated, bit-flipped and random maildrop files: each is queued or set aside in
+    /// corrupt/, and the same pickup process goes on.
+    func testPickupSurvivesMangledMaildropFiles() throws {
+        // A well-formed maildrop file, written where nobody picks it up.
+        let writer = try QueueFileWriter(directory: queue, queue: QueueDirectory.hold)
+        writer.envelope.sender = "fuzz"
+        writer.envelope[QueueEnvelope.fullNameKey] = "Fuzz Er"
+        writer.addRecipient(QueueRecipient(address: "root"))
+        try writer.appendContent(Array("Subject: fuzz\nTo: root\n\nbody line\n".utf8))
+        try writer.commit()
+        let template = try FileIO.readBytes(queue.path(queue: QueueDirectory.hold, queueID: writer.queueID))
+        try queue.remove(writer.queueID, queue: QueueDirectory.hold)
+        let pickupPid = try XCTUnwrap(instance.processes("pickup").first?.pid)
+        var state: UInt64 = 2026
+        func random(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let count = 60
+        for i in 0..<count {
+            var bytes = template
+            switch i % 3 {
+            case 0: bytes = Array(bytes.prefix(random(bytes.count)))
+            case 1: for _ in 0..<3 { bytes[random(bytes.count)] ^= UInt8(1 + random(255)) }
+            default: bytes = (0..<(1 + random(200))).map { _ in UInt8(random(256)) }
+            }
+            let name = QueueID.make(seconds: 0, micros: 0xF0000 + i, inode: 0x100 + UInt64(i), long: false)
+            try FileIO.writeAtomically(queue.path + "/maildrop/" + name, bytes, mode: 0o444)
+        }
+        TriggerServer.send(queue.path + "/public/pickup", [UInt8(ascii: "W")])
+        XCTAssertTrue(eventually(20) { self.queue.list(QueueDirectory.maildrop).isEmpty }, instance.log)
+        let lines = instance.log.split(separator: "\n")
+        let queued = lines.filter { $0.contains("postfix/pickup[") && $0.contains(": uid=0 from=<") }.count
+        let rejected = lines.filter { $0.contains("postfix/pickup[") && $0.contains(": message rejected: ") }.count
+        let corrupt = queue.list(QueueDirectory.corrupt).count
+        XCTAssertEqual(queued + rejected + corrupt, count, instance.log)
+        XCTAssertGreaterThan(corrupt, 0)
+        XCTAssertGreaterThan(queued, 0)
+        XCTAssertEqual(instance.processes("pickup").first?.pid, pickupPid, "pickup did not crash: \(instance.log)")
+        XCTAssertFalse(instance.log.contains("panic"), instance.log)
+    }
+
     func testStructureCheckAndPurge() throws {
         let id = try submitBySMTP(subject: "structure")
         waitFor([id])
