@@ -66,7 +66,11 @@ struct RecordView {
     func envelopeText(_ file: QueueFile) -> String {
         let e = file.envelope
         let sizes = [file.contentLength, file.contentOffset, file.recipients.count, 0, file.contentLength, e.smtputf8 ? 1 : 0]
-        var text = "message_size:" + sizes.map { " " + String(repeating: " ", count: max(0, 15 - String($0).count)) + String($0) }.joined() + "\n"
+        let fields = sizes.map { value -> String in
+            let digits = String(value)
+            return String(repeating: " ", count: max(0, 15 - digits.count)) + digits
+        }
+        var text = "message_size: " + fields.joined(separator: " ") + "\n"
         text += "message_arrival_time: \(MailDate.asctime(e.arrivalSeconds))\n"
         text += "sender: \(e.sender)\n"
         for attribute in e.attributes {

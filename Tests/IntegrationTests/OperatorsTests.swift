@@ -73,7 +73,8 @@ final class OperatorsTests: XCTestCase {
     func pickedUp(from sender: String) -> [String] {
         instance.log.split(separator: "\n").compactMap { line in
             guard line.contains("postfix/pickup["), line.contains(" from=<\(sender)>") else { return nil }
-            return line.split(separator: " ").first { $0.hasSuffix(":") && QueueID.isValid(String($0.dropLast())) }.map { String($0.dropLast()) }
+            let field = line.split(separator: " ").first { $0.hasSuffix(":") && QueueID.isValid(String($0.dropLast())) }
+            return field.map { String($0.dropLast()) }
         }
     }
 
@@ -322,7 +323,8 @@ final class OperatorsTests: XCTestCase {
         XCTAssertEqual(all.status, 0, all.stderr)
         let path = "deferred/" + QueueID.hashDirectory(for: id, depth: 1) + "/" + id
         XCTAssertTrue(all.stdout.hasPrefix("*** ENVELOPE RECORDS \(path) ***\nmessage_size: "), all.stdout)
-        for expected in ["\nsender: testuser@internet.com\n", "\nrecipient: root@example.test\n", "\n*** MESSAGE CONTENTS \(path) ***\nReceived: from ",
+        for expected in ["\nsender: testuser@internet.com\n", "\nrecipient: root@example.test\n",
+                         "\n*** MESSAGE CONTENTS \(path) ***\nReceived: from ",
                          "\nSubject: cat me\n", "\n\nqueued\n*** HEADER EXTRACTED \(path) ***\n*** MESSAGE FILE END \(path) ***\n"] {
             XCTAssertTrue(all.stdout.contains(expected), expected + " in " + all.stdout)
         }
@@ -415,9 +417,12 @@ final class OperatorsTests: XCTestCase {
         run("postsuper", ["-h", id])
         // A queue restored from elsewhere: names (and logs) that do not match the inodes.
         let misnamed = QueueID.make(seconds: 0, micros: 1, inode: 0xABCDEF, long: false)
-        XCTAssertEqual(rename(queue.path(queue: QueueDirectory.hold, queueID: id), queue.path(queue: QueueDirectory.hold, queueID: misnamed)), 0)
+        func rename(_ queueName: String, _ from: String, _ to: String) {
+            XCTAssertEqual(Glibc.rename(queue.path(queue: queueName, queueID: from), queue.path(queue: queueName, queueID: to)), 0)
+        }
+        rename(QueueDirectory.hold, id, misnamed)
         try queue.makeHashDirectories(queue: QueueDirectory.deferLog, queueID: misnamed)
-        XCTAssertEqual(rename(queue.path(queue: QueueDirectory.deferLog, queueID: id), queue.path(queue: QueueDirectory.deferLog, queueID: misnamed)), 0)
+        rename(QueueDirectory.deferLog, id, misnamed)
         let inode = try XCTUnwrap(FileIO.identity(queue.path(queue: QueueDirectory.hold, queueID: misnamed))).inode
         let fixed = QueueID.make(seconds: 0, micros: 1, inode: inode, long: false)
         try FileIO.writeAtomically(queue.path + "/hold/stray-file", [1])

@@ -109,7 +109,8 @@ final class SendmailSMTPSessionTests: XCTestCase {
 
     func testDialogToData() {
         var s = session()
-        XCTAssertEqual(s.command("EHLO client"), .reply("250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME"))
+        XCTAssertEqual(s.command("EHLO client"),
+                       .reply("250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME"))
         XCTAssertEqual(s.command("mail from:<a@example.org> SIZE=10 BODY=8BITMIME"), .reply("250 2.1.0 Ok"))
         XCTAssertEqual(s.command("RCPT TO:<b@example.net>"), .reply("250 2.1.5 Ok"))
         XCTAssertEqual(s.command("RCPT TO:c@example.net"), .reply("250 2.1.5 Ok"))
