@@ -1,11 +1,10 @@
 // sendmail's command line as Postfix's sendmail(1) reads it: the mode (`-bm` deliver a
 // message, `-bs` SMTP on stdin/stdout, `-bp` list the queue, `-bi` rebuild aliases,
-// `-bd`/`-bl` start the mail system, `-q` flush), the envelope (`-f`/`-r` sender, `-F`
-// full name, `-t` recipients from headers, `-i`/`-oi` no dot end, `-N`/`-R`/`-V` DSN),
-// and the flags that Postfix accepts and ignores (`-B`, `-G`, `-h`, `-L`, `-m`, `-n`,
-// `-oXXX`, `-O`, `-p`, `-U`, `-v`, `-x`, …). Invoked as `mailq` it lists the queue,
-// as `newaliases` it rebuilds the aliases.
-
+// `-bd`/`-bl` start the mail system, `-q` flush, `-qRsite`, `-qIqueueid`), the envelope
+// (`-f`/`-r` sender, `-F` full name, `-t` recipients from headers, `-i`/`-oi` no dot
+// end, `-N`/`-R`/`-V` DSN), and the flags that Postfix accepts and ignores (`-B`, `-bh`,
+// `-bH`, `-G`, `-h`, `-L`, `-m`, `-n`, `-oXXX`, `-O`, `-p`, `-U`, `-v`, `-x`, …).
+// Invoked as `mailq` it lists the queue, as `newaliases` it rebuilds the aliases.
 import Shared
 
 /// What sendmail was asked to do.
@@ -22,6 +21,8 @@ enum SendmailMode: Equatable {
     case startDaemon
     /// Flush the queue (-q), or the mail for one site (-qRsite).
     case flush(site: String?)
+    /// Deliver one deferred message now (-qIqueueid).
+    case flushMessage(String)
 }
 
 /// The parsed command line.
@@ -95,6 +96,7 @@ struct SendmailOptions {
         case "p": mode = .listQueue
         case "i": mode = .newAliases
         case "d", "l": mode = .startDaemon
+        case "h", "H": break
         default: return OptionError("unsupported: -b\(letters)")
         }
         return nil
@@ -109,13 +111,16 @@ struct SendmailOptions {
         }
     }
 
-    /// `-q` flushes, `-qRsite` flushes one site, `-q<interval>` is ignored as in Postfix.
+    /// `-q` flushes, `-qRsite` flushes one site, `-qIqueueid` one message; `-q<interval>`
+    /// is ignored as in Postfix.
     mutating func flush(_ argument: String?) {
         guard let argument else {
             mode = .flush(site: nil)
             return
         }
-        if argument.hasPrefix("R") && argument.count > 1 { mode = .flush(site: String(argument.dropFirst())) }
+        guard argument.count > 1 else { return }
+        if argument.hasPrefix("R") { mode = .flush(site: String(argument.dropFirst())) }
+        if argument.hasPrefix("I") { mode = .flushMessage(String(argument.dropFirst())) }
     }
 
     func directoryOf(_ path: String) -> String {

@@ -50,6 +50,8 @@ case .listQueue:
     become("postqueue", ["-p"])
 case .flush(let site):
     become("postqueue", site.map { ["-s", $0] } ?? ["-f"])
+case .flushMessage(let queueID):
+    become("postqueue", ["-i", queueID])
 case .startDaemon:
     become("postern", ["start"])
 case .newAliases:
