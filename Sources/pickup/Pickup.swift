@@ -20,7 +20,11 @@ final class Pickup {
     /// pickup for CONFIG; throws when a table the address resolver needs cannot be opened.
     init(config: MainConfig) throws {
         queue = QueueDirectory(config: config)
-        cleanupSettings = CleanupSettings(config: config)
+        var settings = CleanupSettings(config: config)
+        // postdrop held the user's content to message_size_limit; the headers cleanup adds
+        // must not push an accepted message over it.
+        settings.messageSizeLimit = 0
+        cleanupSettings = settings
         resolver = try AddressResolver(config: config)
         qmgrSocket = config.value("queue_directory") + "/public/" + config.value("queue_service_name")
     }

@@ -168,6 +168,27 @@ final class OperatorsTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("usage: sendmail"), bad.stderr)
     }
 
+    /// postdrop holds the user's content to message_size_limit; the headers pickup adds
+    /// do not push an accepted message over it.
+    func testMessageSizeLimit() throws {
+        let pickup = try XCTUnwrap(instance.processes("pickup").first?.pid)
+        let main = try String(contentsOfFile: instance.etc + "/main.cf", encoding: .utf8)
+        try instance.writeFile("main.cf", main + "message_size_limit = 1000\n")
+        instance.run("postern", ["reload"])
+        XCTAssertTrue(eventually { self.instance.processes("pickup").first.map { $0.pid != pickup } ?? true }, "pickup restarts")
+        let big = run("sendmail", ["root"], input: "Subject: big\n\n" + String(repeating: "x", count: 2000) + "\n")
+        XCTAssertEqual(big.status, 75)
+        XCTAssertTrue(big.stderr.contains("postdrop: fatal: uid=0: message file too big"), big.stderr)
+        XCTAssertTrue(big.stderr.contains("sendmail: fatal: root(0): message file too big"), big.stderr)
+        let body = String(repeating: "y", count: 950)
+        XCTAssertEqual(run("sendmail", ["-f", "fits@example.org", "root"], input: "Subject: fits\n\n" + body + "\n").status, 0)
+        XCTAssertTrue(eventually { !self.pickedUp(from: "fits@example.org").isEmpty }, instance.log)
+        let id = try XCTUnwrap(pickedUp(from: "fits@example.org").first)
+        waitFor([id])
+        XCTAssertGreaterThan(try content(id).0.contentLength, 1000)
+        XCTAssertTrue(queue.list(QueueDirectory.maildrop).isEmpty)
+    }
+
     func testSendmailBsSpeaksSMTP() throws {
         let dialog = [
             "EHLO client.example.org", "MAIL FROM:<bs@example.org>", "RCPT TO:<root@example.test>", "DATA",
