@@ -7,7 +7,8 @@
 // missing Message-Id:/Date:/From: headers. A file that postsuper -r wrote (owned by
 // pickup's own user and carrying `orig_id`) keeps its content, arrival time and
 // attributes. What a user may have put in maildrop/ is untrusted: anything that is not
-// a regular file with one link is removed, anything unreadable goes to corrupt/.
+// a regular file with one link is removed; what cannot be read, or what cleanup refuses
+// (a mail loop), goes to corrupt/, so that nothing sendmail accepted is lost unseen.
 import Glibc
 import Shared
 
@@ -52,16 +53,12 @@ final class Pickup {
             file = try QueueFile.read(descriptor: fd)
             guard !file.pendingRecipients.isEmpty else { throw QueueFileError.corrupt(offset: 0, reason: "no recipients") }
         } catch {
-            Log.warning("\(maildropID): uid=\(st.st_uid): \(error): moving to corrupt queue")
-            if (try? queue.move(maildropID, from: QueueDirectory.maildrop, to: QueueDirectory.corrupt)) == nil {
-                discard(maildropID, "cannot move to the corrupt queue")
-            }
-            return
+            return setAside(maildropID, "uid=\(st.st_uid): \(error)")
         }
         let requeued = st.st_uid == geteuid() && file.envelope[QueueEnvelope.originalQueueIDKey] != nil
         do {
-            guard try copy(file, from: fd, owner: Int(st.st_uid), modified: Int(st.st_mtim.tv_sec), requeued: requeued) else {
-                return discard(maildropID, nil)
+            if let rejection = try copy(file, from: fd, owner: Int(st.st_uid), modified: Int(st.st_mtim.tv_sec), requeued: requeued) {
+                return setAside(maildropID, "uid=\(st.st_uid): message rejected: \(rejection.text); from=<\(file.envelope.sender)>")
             }
         } catch {
             // Nothing is lost: the maildrop file stays for the next scan.
@@ -71,9 +68,9 @@ final class Pickup {
         TriggerServer.send(qmgrSocket, [UInt8(ascii: "A")])
     }
 
-    /// Writes FILE (open on FD) as a new queue file in incoming/. False when cleanup
-    /// refused the message (logged).
-    func copy(_ file: QueueFile, from fd: Int32, owner: Int, modified: Int, requeued: Bool) throws -> Bool {
+    /// Writes FILE (open on FD) as a new queue file in incoming/; cleanup's refusal, if it
+    /// refused the message (nothing is queued then).
+    func copy(_ file: QueueFile, from fd: Int32, owner: Int, modified: Int, requeued: Bool) throws -> CleanupRejection? {
         let writer = try QueueFileWriter(directory: queue)
         let given = file.envelope
         let sender = requeued ? given.sender : resolver.qualified(given.sender)
@@ -105,12 +102,11 @@ final class Pickup {
         try cleanup.finish()
         if let rejection = cleanup.rejection {
             writer.abort()
-            Log.warning("\(writer.queueID): message rejected: \(rejection.text); from=<\(given.sender)>")
-            return false
+            return rejection
         }
         try writer.commit()
         Log.info("\(writer.queueID): message-id=\(cleanup.messageID ?? "<>")")
-        return true
+        return nil
     }
 
     /// Attributes that describe the maildrop file itself and stop there.
@@ -130,9 +126,18 @@ final class Pickup {
         }
     }
 
-    /// Removes a maildrop file that cannot be queued, with a warning saying why.
-    func discard(_ maildropID: String, _ reason: String?) {
-        if let reason { Log.warning("\(maildropID): \(reason): removed") }
+    /// Removes a maildrop file that is not a message, with a warning saying why.
+    func discard(_ maildropID: String, _ reason: String) {
+        Log.warning("\(maildropID): \(reason): removed")
         try? queue.remove(maildropID, queue: QueueDirectory.maildrop)
+    }
+
+    /// Moves a maildrop file that cannot be queued to corrupt/, where postcat shows it,
+    /// with a warning saying why.
+    func setAside(_ maildropID: String, _ reason: String) {
+        Log.warning("\(maildropID): \(reason): moving to corrupt queue")
+        if (try? queue.move(maildropID, from: QueueDirectory.maildrop, to: QueueDirectory.corrupt)) == nil {
+            discard(maildropID, "cannot move to the corrupt queue")
+        }
     }
 }
