@@ -3,7 +3,7 @@
 // command, one shared library, thin bridges to the C libraries it uses.
 import PackageDescription
 
-let daemons = ["master", "smtpd", "qmgr", "local", "smtp", "anvil", "spawn", "pickup"]
+let daemons = ["master", "smtpd", "qmgr", "local", "smtp", "anvil", "spawn", "pickup", "showq"]
 let commands = [
     "postern", "postconf", "postmap", "postalias", "postqueue", "postsuper", "postcat",
     "sendmail", "postdrop",
@@ -32,6 +32,7 @@ let package = Package(
         .testTarget(name: "smtpdTests", dependencies: ["smtpd", "Shared"], path: "Tests/smtpdTests"),
         .testTarget(name: "qmgrTests", dependencies: ["qmgr", "Shared"], path: "Tests/qmgrTests"),
         .testTarget(name: "localTests", dependencies: ["local", "Shared"], path: "Tests/localTests"),
+        .testTarget(name: "sendmailTests", dependencies: ["sendmail", "Shared"], path: "Tests/sendmailTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],

@@ -112,6 +112,8 @@ int postern_ignore_signal(int sig) {
 
 int postern_open(const char *path, int flags, int mode) { return open(path, flags, mode); }
 
+int postern_open_directory_path(const char *path) { return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); }
+
 int postern_ioctl_fionread(int fd) {
     int n = 0;
     if (ioctl(fd, FIONREAD, &n) < 0) return -1;

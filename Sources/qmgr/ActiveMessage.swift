@@ -13,8 +13,8 @@ final class ActiveMessage {
     var deferred: [Int: DeliveryResult] = [:]
     /// Recipients that failed permanently in this pass.
     var bounced: [Int: DeliveryResult] = [:]
-    /// Addresses local(8) forwarded this message to, to be queued as a new message.
-    var forwarded: [String] = []
+    /// Addresses local(8) forwarded this message to, to be queued as new messages.
+    var forwarded: [ForwardedRecipient] = []
 
     init(queueID: String, file: QueueFile, activeTime: Double) {
         self.queueID = queueID

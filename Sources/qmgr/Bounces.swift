@@ -46,7 +46,8 @@ final class BounceWriter {
         let recipient = notifyPostmaster ? config.value("2bounce_notice_recipient") : sender
         do {
             let writer = try QueueFileWriter(directory: queue)
-            var envelope = QueueEnvelope(sender: notifyPostmaster ? doubleBounceSender : "")
+            var envelope = QueueEnvelope(arrivalSeconds: writer.creationTime.seconds, arrivalMicros: writer.creationTime.micros,
+                                         sender: notifyPostmaster ? doubleBounceSender : "")
             envelope.attributes.append(.init(name: QueueEnvelope.protocolNameKey, value: "bounce"))
             writer.envelope = envelope
             writer.addRecipient(QueueRecipient(address: recipient, originalRecipient: recipient))
@@ -59,20 +60,34 @@ final class BounceWriter {
         }
     }
 
-    /// Queues a copy of MESSAGE for ADDRESSES (forwarding by local(8)), same sender.
-    func resubmit(_ message: ActiveMessage, to addresses: [String]) {
-        do {
-            let writer = try QueueFileWriter(directory: queue)
-            var envelope = message.file.envelope
-            envelope.arrivalSeconds = 0
-            envelope.arrivalMicros = 0
-            writer.envelope = envelope
-            for a in addresses { writer.addRecipient(QueueRecipient(address: a, originalRecipient: a)) }
-            try originalContent(message)({ try writer.appendContent($0, newline: false) })
-            try writer.commit()
-            Log.info("\(message.queueID): forwarded as \(writer.queueID)")
-        } catch {
-            Log.warning("\(message.queueID): cannot forward: \(error)")
+    /// Queues copies of MESSAGE for the addresses local(8) forwarded it to: one new
+    /// message per envelope sender and Delivered-To: header (which stops mail loops),
+    /// duplicates dropped.
+    func resubmit(_ message: ActiveMessage, to forwards: [ForwardedRecipient]) {
+        var groups: [(sender: String, deliveredTo: String, addresses: [String])] = []
+        for f in forwards {
+            if let i = groups.firstIndex(where: { $0.sender == f.sender && $0.deliveredTo == f.deliveredTo }) {
+                if !groups[i].addresses.contains(f.address) { groups[i].addresses.append(f.address) }
+            } else {
+                groups.append((f.sender, f.deliveredTo, [f.address]))
+            }
+        }
+        for group in groups {
+            do {
+                let writer = try QueueFileWriter(directory: queue)
+                var envelope = message.file.envelope
+                envelope.sender = group.sender
+                envelope.arrivalSeconds = writer.creationTime.seconds
+                envelope.arrivalMicros = writer.creationTime.micros
+                writer.envelope = envelope
+                for a in group.addresses { writer.addRecipient(QueueRecipient(address: a, originalRecipient: a)) }
+                if !group.deliveredTo.isEmpty { try writer.appendContent(Array("Delivered-To: \(group.deliveredTo)\n".utf8)) }
+                try originalContent(message)({ try writer.appendContent($0, newline: false) })
+                try writer.commit()
+                Log.info("\(message.queueID): forwarded as \(writer.queueID)")
+            } catch {
+                Log.warning("\(message.queueID): cannot forward: \(error)")
+            }
         }
     }
 

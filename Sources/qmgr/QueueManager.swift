@@ -1,7 +1,8 @@
 // The queue manager: moves new mail from incoming/ (and due mail from deferred/) into
 // active/, resolves each recipient to a transport and next hop, hands deliveries to the
 // agents through the scheduler, marks recipients done in place as agents answer, and
-// then removes the message, defers it with back-off, or returns it to the sender.
+// then removes the message, defers it with back-off, or returns it to the sender (at
+// once when postsuper -e/-f marked it for forced expiry).
 import Glibc
 import Shared
 
@@ -112,6 +113,16 @@ final class QueueManager {
         let message = ActiveMessage(queueID: id, file: file, activeTime: Clock.nowDouble)
         active[id] = message
         Log.info("\(id): from=<\(file.envelope.sender)>, size=\(file.contentLength), nrcpt=\(file.recipients.count) (queue active)")
+        if queue.isForcedExpire(id, queue: QueueDirectory.active) {
+            // postsuper -e/-f: no delivery; each recipient goes back with its last delay reason.
+            let reasons = DeferLog.latestReasons(queueID: id, directory: queue)
+            for (index, r) in message.pending {
+                message.deferred[index] = DeliveryResult(index: index, status: .deferred, dsn: "4.7.0",
+                                                         reason: reasons.byOffset[r.statusOffset] ?? "message is administratively expired")
+            }
+            finish(message)
+            return
+        }
         var routed: [(route: Route, recipient: DeliveryRecipient)] = []
         for (index, r) in message.pending {
             let delivery = DeliveryRecipient(
@@ -173,12 +184,12 @@ final class QueueManager {
             DeliveryResult(index: $0.index, status: .deferred, dsn: "4.3.0", reason: "unknown mail transport error")
         }
         agents.release(connection, reusable: reply != nil)
-        complete(delivery, results: results, forwarded: reply?.all("rcpt_forward") ?? [])
+        complete(delivery, results: results, forwarded: reply.flatMap(LocalReply.forwards) ?? [])
         dispatch()
     }
 
     /// Records an agent's answers: done recipients are marked in the queue file at once.
-    func complete(_ delivery: PendingDelivery, results: [DeliveryResult], forwarded: [String]) {
+    func complete(_ delivery: PendingDelivery, results: [DeliveryResult], forwarded: [ForwardedRecipient]) {
         guard let message = active[delivery.queueID] else { return }
         message.outstanding -= 1
         message.forwarded += forwarded
@@ -216,8 +227,9 @@ final class QueueManager {
         let age = Clock.nowDouble - message.arrivalTime
         let lifetime = config.seconds(message.sender.isEmpty ? "bounce_queue_lifetime" : "maximal_queue_lifetime")
         var returned = Array(message.bounced.values)
-        if !message.deferred.isEmpty && Double(lifetime) <= age {
-            Log.info("\(id): from=<\(message.sender)>, status=expired, returned to sender")
+        let forced = queue.isForcedExpire(id, queue: QueueDirectory.active)
+        if !message.deferred.isEmpty && (forced || Double(lifetime) <= age) {
+            Log.info("\(id): from=<\(message.sender)>, status=\(forced ? "force-expired" : "expired"), returned to sender")
             returned += message.deferred.values.map { DeliveryResult(index: $0.index, status: .bounced, dsn: $0.dsn, reason: $0.reason) }
             message.deferred = [:]
         }

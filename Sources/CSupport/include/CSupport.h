@@ -29,6 +29,9 @@ int postern_sigfillset_block(void);
 int postern_signalfd_for(const int *sigs, int nsigs);
 int postern_ignore_signal(int sig);
 int postern_open(const char *path, int flags, int mode);
+/* A directory opened with O_PATH: usable with openat/renameat in a directory the caller
+   may write into but not read (postdrop in maildrop/), not for reading or fsync. */
+int postern_open_directory_path(const char *path);
 int postern_ioctl_fionread(int fd);
 /* The uid of the process at the other end of a Unix socket. */
 int postern_peer_uid(int fd, uid_t *uid);

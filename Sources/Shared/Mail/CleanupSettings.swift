@@ -14,8 +14,9 @@ public struct CleanupSettings {
     public let headerSizeLimit: Int
     /// hopcount_limit: this many Received: headers (ours included) refuse the message.
     public let hopcountLimit: Int
-    /// message_size_limit (0 = none): content bytes beyond it refuse the message.
-    public let messageSizeLimit: Int
+    /// message_size_limit (0 = none): content bytes beyond it refuse the message. pickup
+    /// turns it off: postdrop already held the user's content to it.
+    public var messageSizeLimit: Int
     /// always_add_missing_headers.
     public let alwaysAddMissingHeaders: Bool
     /// undisclosed_recipients_header: added when there is no To:/Cc: (if set).

@@ -1,6 +1,7 @@
 // Dates in mail headers without Foundation, as Postfix writes them (mail_date.c): the
-// Received:/Date: form `Wed, 25 Nov 2026 11:40:43 +0000 (UTC)` in local time, and the
-// UTC `YYYYMMDDHHMMSS` stamp of a generated Message-Id.
+// Received:/Date: form `Wed, 25 Nov 2026 11:40:43 +0000 (UTC)` in local time, the
+// UTC `YYYYMMDDHHMMSS` stamp of a generated Message-Id, and asctime(3)'s form that
+// postqueue and postcat show.
 import Glibc
 
 /// Header date formats.
@@ -26,6 +27,15 @@ public enum MailDate {
         var utc = tm()
         gmtime_r(&when, &utc)
         return format("%Y%m%d%H%M%S", &utc)
+    }
+
+    /// SECONDS since the epoch in local time as asctime(3) writes it, without its line
+    /// feed: `Wed Nov 25 11:41:52 2026`, the day of the month space-padded.
+    public static func asctime(_ seconds: Int) -> String {
+        var when = time_t(seconds)
+        var local = tm()
+        localtime_r(&when, &local)
+        return format("%a %b %e %H:%M:%S %Y", &local)
     }
 
     static func twoDigits(_ n: Int) -> String {

@@ -4,6 +4,7 @@
 // queue, removing files and setting a deferred file's time for back-off. Directory
 // descriptors are opened once and kept, so creating and committing a queue file costs no
 // extra open of the queue directory.
+import CSupport
 import Glibc
 
 /// A queue directory tree and the operations on its files.
@@ -69,11 +70,15 @@ public final class QueueDirectory {
         directory(queue: queue, queueID: queueID) + "/" + queueID
     }
 
-    /// An open descriptor of QUEUE's top directory, kept for the life of this object.
+    /// An open descriptor of QUEUE's top directory, kept for the life of this object. A
+    /// directory this process may write into but not read (maildrop/ for postdrop's
+    /// group) is opened with O_PATH: files can be created and renamed in it, but it
+    /// cannot be fsync'ed.
     func descriptor(queue: String) throws -> Int32 {
         if let fd = descriptors[queue] { return fd }
         let name = path + "/" + queue
-        let fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 && errno == EACCES { fd = postern_open_directory_path(name) }
         guard fd >= 0 else { throw SystemError("open \(name)") }
         descriptors[queue] = fd
         return fd

@@ -60,6 +60,9 @@ public final class QueueFileWriter: MessageContentSink {
     public var contentLength: Int { output.contentLength }
     /// Recipients added so far.
     public private(set) var recipientCount = 0
+    /// The mode commit() gives the file: 0700, Postfix's complete queue file. postdrop's
+    /// maildrop files get 0444, so that pickup (mail_owner) can read what a user owns.
+    public var completeMode: mode_t = 0o700
 
     let directory: QueueDirectory
     let directoryDescriptor: Int32
@@ -173,7 +176,7 @@ public final class QueueFileWriter: MessageContentSink {
         try bytes.withUnsafeBytes { try appendContent($0, newline: newline) }
     }
 
-    /// Makes the file durable and visible under its queue ID: end marker, mode 0700, fsync,
+    /// Makes the file durable and visible under its queue ID: end marker, completeMode, fsync,
     /// rename, fsync of the directory. On failure the file is removed and the error thrown
     /// (SystemError); the message must then be refused with a temporary error.
     public func commit() throws {
@@ -181,7 +184,7 @@ public final class QueueFileWriter: MessageContentSink {
             if phase != .content { startContent() }
             try finishRecords()
             try flush()
-            guard fchmod(descriptor, 0o700) == 0 else { throw SystemError("fchmod \(path)") }
+            guard fchmod(descriptor, completeMode) == 0 else { throw SystemError("fchmod \(path)") }
             if temporaryName.isEmpty {
                 guard postern_link_tmpfile(descriptor, directoryDescriptor, queueID) == 0 else {
                     throw SystemError("link \(directory.path)/\(queue)/\(queueID)")

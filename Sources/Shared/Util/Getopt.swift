@@ -1,5 +1,6 @@
 // A getopt(3) that Postfix commands and daemons share: single-letter flags, clustered
-// (`-nv`), with arguments either attached (`-cDIR`) or in the next word.
+// (`-nv`), with arguments either attached (`-cDIR`) or in the next word, and GNU's
+// optional arguments (`q::`), which are only ever attached (sendmail's `-q`, `-qRsite`).
 
 public struct Getopt {
     public enum Item: Equatable {
@@ -12,15 +13,24 @@ public struct Getopt {
     public private(set) var items: [Item] = []
     public private(set) var operands: [String] = []
 
-    /// SPEC lists the letters, a `:` after a letter that takes an argument (as getopt(3)).
+    /// SPEC lists the letters, a `:` after a letter that takes an argument, `::` after one
+    /// whose argument is optional (as glibc's getopt(3)).
     public init(_ args: [String], spec: String) {
         var takesArgument: Set<Character> = []
+        var optionalArgument: Set<Character> = []
         var known: Set<Character> = []
         var previous: Character?
+        var letter: Character?
         for ch in spec {
-            if ch == ":", let p = previous { takesArgument.insert(p) } else { known.insert(ch) }
+            if ch == ":", let l = letter {
+                if previous == ":" { optionalArgument.insert(l) } else { takesArgument.insert(l) }
+            } else {
+                known.insert(ch)
+                letter = ch
+            }
             previous = ch
         }
+        takesArgument.subtract(optionalArgument)
         var index = 0
         while index < args.count {
             let word = args[index]
@@ -34,6 +44,9 @@ public struct Getopt {
                 letters = letters.dropFirst()
                 if !known.contains(letter) {
                     items.append(.bad(letter))
+                } else if optionalArgument.contains(letter) {
+                    items.append(.flag(letter, letters.isEmpty ? nil : String(letters)))
+                    letters = ""
                 } else if takesArgument.contains(letter) {
                     if !letters.isEmpty {
                         items.append(.flag(letter, String(letters)))

@@ -12,21 +12,27 @@
 // They never come with a `deferred` result (a deferred recipient is expanded again on
 // the next attempt): qmgr must queue them (one new message per sender and
 // Delivered-To:) before it marks their recipient done.
-import Shared
 
 /// A recipient that expansion hands back to qmgr.
-struct ForwardedRecipient: Equatable {
+public struct ForwardedRecipient: Equatable {
     /// The rcpt_index of the request recipient whose expansion produced it.
-    var index: Int
-    var address: String
-    var sender: String
+    public var index: Int
+    public var address: String
+    public var sender: String
     /// The value for the new message's Delivered-To: header; "" for none.
-    var deliveredTo: String
+    public var deliveredTo: String
+
+    public init(index: Int, address: String, sender: String, deliveredTo: String) {
+        self.index = index
+        self.address = address
+        self.sender = sender
+        self.deliveredTo = deliveredTo
+    }
 }
 
-enum LocalReply {
+public enum LocalReply {
     /// The reply attributes: DeliveryReply's results, then the forwarded recipients.
-    static func attributes(_ results: [DeliveryResult], forwards: [ForwardedRecipient]) -> AttributeList {
+    public static func attributes(_ results: [DeliveryResult], forwards: [ForwardedRecipient]) -> AttributeList {
         var list = DeliveryReply.attributes(results)
         for forward in forwards {
             list.append("rcpt_forward", forward.address)
@@ -39,7 +45,7 @@ enum LocalReply {
 
     /// The forwarded recipients of a reply, as qmgr reads them; nil when the
     /// attributes do not line up.
-    static func forwards(_ list: AttributeList) -> [ForwardedRecipient]? {
+    public static func forwards(_ list: AttributeList) -> [ForwardedRecipient]? {
         let addresses = list.all("rcpt_forward")
         let indexes = list.all("rcpt_forward_index").compactMap(Int.init)
         let senders = list.all("rcpt_forward_sender")
