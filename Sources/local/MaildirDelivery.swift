@@ -2,9 +2,9 @@
 // so that files and folders are theirs: create `tmp/<sec>.P<pid>.<host>` (O_EXCL, mode
 // 0600; `tmp/` and missing parents created 0700), write Return-Path:, X-Original-To:,
 // Delivered-To: and the message, link() it to `new/<sec>.V<dev hex>I<inode hex>M<usec>.<host>`
-// (creating `new/` and `cur/`), unlink the tmp name, then fsync the file: on journalling
-// file systems that one fsync makes the data and the new name durable together (the
-// parent of every folder just created is synced too). Only then is the delivery done.
+// (creating `new/` and `cur/`), fsync the file (on journalling file systems that one
+// fsync makes the data and the new name durable together; the parent of every folder just
+// created is synced too), and unlink the tmp name. Only then is the delivery done.
 import Glibc
 import Shared
 
@@ -72,7 +72,6 @@ enum MaildirDelivery {
         }
         // One fsync after the link: it writes the data and, with it, the journal that holds
         // the new directory entries (ext4, xfs), so no separate directory fsync is needed.
-        _ = unlink(tmpName)
         guard fsync(fd) == 0 else {
             let code = errno
             close(fd)

@@ -19,6 +19,8 @@ struct PendingDelivery: Equatable {
     var transport: String
     var nexthop: String
     var recipients: [DeliveryRecipient]
+    /// Set when queued: the concurrency key (see destinationKey).
+    var key = ""
 
     /// The concurrency key: the next hop, or the recipient when the transport delivers one
     /// recipient per request (local's per-user concurrency).
@@ -67,6 +69,8 @@ final class Scheduler {
     }
 
     func add(_ delivery: PendingDelivery) {
+        var delivery = delivery
+        delivery.key = delivery.destinationKey(limits(delivery.transport))
         if waiting[delivery.transport] == nil { transportOrder.append(delivery.transport) }
         waiting[delivery.transport, default: []].append(delivery)
     }
@@ -80,13 +84,21 @@ final class Scheduler {
             let l = limits(transport)
             guard l.processLimit <= 0 || busyTransports[transport, default: 0] < l.processLimit else { continue }
             guard var queue = waiting[transport], !queue.isEmpty else { continue }
-            guard let i = queue.firstIndex(where: { busyDestinations[$0.destinationKey(l), default: 0] < max(1, l.destinationConcurrency) }) else {
+            // Destinations already found full in this pass are not asked again.
+            var full: Set<String> = []
+            let limit = max(1, l.destinationConcurrency)
+            guard let i = queue.firstIndex(where: { d in
+                if full.contains(d.key) { return false }
+                if busyDestinations[d.key, default: 0] < limit { return true }
+                full.insert(d.key)
+                return false
+            }) else {
                 continue
             }
             let delivery = queue.remove(at: i)
             waiting[transport] = queue
             busyTransports[transport, default: 0] += 1
-            busyDestinations[delivery.destinationKey(l), default: 0] += 1
+            busyDestinations[delivery.key, default: 0] += 1
             roundRobin = (roundRobin + step + 1) % transportOrder.count
             return delivery
         }
@@ -95,9 +107,8 @@ final class Scheduler {
 
     /// A delivery's agent answered (or failed): its slots are free again.
     func finished(_ delivery: PendingDelivery) {
-        let l = limits(delivery.transport)
         busyTransports[delivery.transport, default: 1] -= 1
-        let key = delivery.destinationKey(l)
+        let key = delivery.key.isEmpty ? delivery.destinationKey(limits(delivery.transport)) : delivery.key
         busyDestinations[key, default: 1] -= 1
         if busyDestinations[key] == 0 { busyDestinations[key] = nil }
     }
