@@ -8,6 +8,8 @@ final class AgentConnection {
     let transport: String
     let stream: BufferedStream
     var delivery: PendingDelivery?
+    /// The time-out armed while a request is out.
+    var timer: Int?
 
     init(transport: String, descriptor: Int32) {
         self.transport = transport
@@ -61,6 +63,7 @@ final class AgentPool {
 
     func release(_ connection: AgentConnection, reusable: Bool) {
         connection.delivery = nil
+        connection.timer = nil
         if reusable {
             idle[connection.transport, default: []].append(connection)
         } else {

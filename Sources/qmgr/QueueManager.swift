@@ -171,13 +171,39 @@ final class QueueManager {
             connection.delivery = delivery
             message.outstanding += 1
             busy[connection.descriptor] = connection
-            loop.watch(connection.descriptor) { [unowned self] fd, _ in self.agentAnswered(fd) }
+            let fd = connection.descriptor
+            loop.watch(fd) { [unowned self] fd, _ in self.agentAnswered(fd) }
+            // An agent that never answers (hung, or never started) must not hold the
+            // delivery for ever: after the transport's time limit it is deferred.
+            connection.timer = loop.after(Double(agentTimeLimit(delivery.transport))) { [unowned self] in
+                self.agentTimedOut(fd)
+            }
         }
+    }
+
+    /// `TRANSPORT_time_limit`, else command_time_limit, plus a minute for the agent's own
+    /// clean-up.
+    func agentTimeLimit(_ transport: String) -> Int {
+        let specific = config.raw(transport + "_time_limit").flatMap { parseTime(config.expand($0)) }
+        return (specific ?? config.seconds("command_time_limit")) + 60
+    }
+
+    func agentTimedOut(_ fd: Int32) {
+        loop.unwatch(fd)
+        guard let connection = busy.removeValue(forKey: fd), let delivery = connection.delivery else { return }
+        Log.warning("\(delivery.queueID): \(delivery.transport) delivery agent did not answer: deferring")
+        scheduler.finished(delivery)
+        agents.release(connection, reusable: false)
+        complete(delivery, results: delivery.recipients.map {
+            DeliveryResult(index: $0.index, status: .deferred, dsn: "4.3.0", reason: "delivery agent timed out")
+        }, forwarded: [])
+        dispatch()
     }
 
     func agentAnswered(_ fd: Int32) {
         loop.unwatch(fd)
         guard let connection = busy.removeValue(forKey: fd), let delivery = connection.delivery else { return }
+        if let timer = connection.timer { loop.cancel(timer) }
         scheduler.finished(delivery)
         let reply = agents.reply(connection)
         let results = reply.flatMap(DeliveryReply.results) ?? delivery.recipients.map {
