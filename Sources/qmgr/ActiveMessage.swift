@@ -13,6 +13,8 @@ final class ActiveMessage {
     var deferred: [Int: DeliveryResult] = [:]
     /// Recipients that failed permanently in this pass.
     var bounced: [Int: DeliveryResult] = [:]
+    /// Recipients delivered in this pass that asked for a success notice (NOTIFY=SUCCESS).
+    var delivered: [Int: DeliveryResult] = [:]
     /// Addresses local(8) forwarded this message to, to be queued as new messages.
     var forwarded: [ForwardedRecipient] = []
 
@@ -27,6 +29,19 @@ final class ActiveMessage {
     }
 
     var sender: String { file.envelope.sender }
+
+    /// Whether RESULT's recipient wants a failure notice (DSN NOTIFY: none given means yes,
+    /// NEVER means no, otherwise FAILURE must be among them).
+    func wantsFailureNotice(_ index: Int) -> Bool {
+        guard index < file.recipients.count else { return true }
+        let notify = file.recipients[index].dsnNotify
+        if notify.isEmpty { return true }
+        return !notify.contains(.never) && notify.contains(.failure)
+    }
+
+    func wantsSuccessNotice(_ index: Int) -> Bool {
+        index < file.recipients.count && file.recipients[index].dsnNotify.contains(.success)
+    }
 
     /// Recipients not yet done in the queue file.
     var pending: [(index: Int, recipient: QueueRecipient)] {

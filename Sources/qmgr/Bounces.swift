@@ -35,8 +35,9 @@ final class BounceWriter {
         }
     }
 
-    /// Sends a non-delivery notification for RESULTS to the message's sender.
-    func returnToSender(_ message: ActiveMessage, _ results: [DeliveryResult]) {
+    /// Sends a delivery status notification for RESULTS to the message's sender: a
+    /// non-delivery notice, or with SUCCESS the report NOTIFY=SUCCESS asked for.
+    func returnToSender(_ message: ActiveMessage, _ results: [DeliveryResult], success: Bool = false) {
         let sender = message.sender
         if sender == doubleBounceSender {
             Log.warning("\(message.queueID): undeliverable postmaster notification discarded")
@@ -51,10 +52,10 @@ final class BounceWriter {
             envelope.attributes.append(.init(name: QueueEnvelope.protocolNameKey, value: "bounce"))
             writer.envelope = envelope
             writer.addRecipient(QueueRecipient(address: recipient, originalRecipient: recipient))
-            let report = DeliveryReport(config: config, message: message, results: results, newQueueID: writer.queueID)
+            let report = DeliveryReport(config: config, message: message, results: results, newQueueID: writer.queueID, success: success)
             try report.write(to: writer, original: originalContent(message))
             try writer.commit()
-            Log.info("\(message.queueID): sender non-delivery notification: \(writer.queueID)")
+            Log.info("\(message.queueID): sender \(success ? "delivery status" : "non-delivery") notification: \(writer.queueID)")
         } catch {
             Log.warning("\(message.queueID): cannot create non-delivery notification: \(error)")
         }

@@ -10,6 +10,8 @@ struct DeliveryReport {
     let message: ActiveMessage
     let results: [DeliveryResult]
     let newQueueID: String
+    /// A success report (NOTIFY=SUCCESS) rather than a non-delivery notice.
+    var success = false
 
     /// Writes the whole notification (headers and body) to WRITER.
     func write(to writer: QueueFileWriter, original: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
@@ -17,14 +19,14 @@ struct DeliveryReport {
         let now = Clock.now()
         let boundary = "\(newQueueID).\(now.seconds)/\(host)"
         let recipient = message.sender.isEmpty ? config.value("2bounce_notice_recipient") : message.sender
-        let headersOnly = message.file.envelope.dsnReturn?.uppercased() == "HDRS"
+        let headersOnly = success || message.file.envelope.dsnReturn?.uppercased() == "HDRS"
             || message.file.contentLength > config.int("bounce_size_limit")
         var text = """
             Received: by \(host) (\(config.value("mail_name")))
             \tid \(newQueueID); \(MailDate.rfc2822(now.seconds))
             Date: \(MailDate.rfc2822(now.seconds))
             From: MAILER-DAEMON@\(host) (Mail Delivery System)
-            Subject: Undelivered Mail Returned to Sender
+            Subject: \(success ? "Successful Mail Delivery Report" : "Undelivered Mail Returned to Sender")
             To: \(recipient)
             Auto-Submitted: auto-replied
             MIME-Version: 1.0
@@ -41,8 +43,8 @@ struct DeliveryReport {
 
             This is the mail system at host \(host).
 
-            Your message could not be delivered to one or more recipients.
-            It is attached below, with the reasons.
+            \(success ? "Your message was delivered to the destinations listed below." : "Your message could not be delivered to one or more recipients.")
+            \(success ? "Its headers are attached below." : "It is attached below, with the reasons.")
 
             For further assistance, please send mail to postmaster and
             include this report.
@@ -66,13 +68,17 @@ struct DeliveryReport {
             Arrival-Date: \(MailDate.rfc2822(message.file.envelope.arrivalSeconds))
 
             """
+        if let envid = message.file.envelope.dsnEnvelopeID, !envid.isEmpty {
+            text += "Original-Envelope-Id: \(envid)\n"
+        }
+        text += "\n"  // the per-message fields end; per-recipient groups follow
         for r in results {
             let rcpt = message.file.recipients[r.index]
             text += "Final-Recipient: rfc822; \(rcpt.address)\n"
             if let orcpt = rcpt.dsnOriginalRecipient, !orcpt.isEmpty {
                 text += "Original-Recipient: \(orcpt.replacingFirstSemicolon)\n"
             }
-            text += "Action: failed\nStatus: \(r.dsn)\nDiagnostic-Code: X-Postfix; \(r.reason)\n\n"
+            text += "Action: \(success ? "delivered" : "failed")\nStatus: \(r.dsn)\nDiagnostic-Code: X-Postfix; \(r.reason)\n\n"
         }
         text += """
             --\(boundary)

@@ -224,6 +224,7 @@ final class QueueManager {
             switch result.status {
             case .sent:
                 done.append(result.index)
+                if message.wantsSuccessNotice(result.index) { message.delivered[result.index] = result }
             case .bounced:
                 message.bounced[result.index] = result
             case .deferred:
@@ -262,8 +263,12 @@ final class QueueManager {
         for r in returned {
             markDone(message, r.index)
         }
-        if !returned.isEmpty { bounces.returnToSender(message, returned.sorted { $0.index < $1.index }) }
-        if !returned.isEmpty || !message.forwarded.isEmpty {
+        let notices = returned.filter { message.wantsFailureNotice($0.index) }.sorted { $0.index < $1.index }
+        if !notices.isEmpty { bounces.returnToSender(message, notices) }
+        if !message.delivered.isEmpty {
+            bounces.returnToSender(message, message.delivered.values.sorted { $0.index < $1.index }, success: true)
+        }
+        if !notices.isEmpty || !message.delivered.isEmpty || !message.forwarded.isEmpty {
             // The notice or the forwarded copy waits in incoming/: take it on at once.
             loop.after(0) { [unowned self] in
                 self.scanIncoming()

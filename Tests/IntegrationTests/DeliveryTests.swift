@@ -110,6 +110,50 @@ final class DeliveryTests: XCTestCase {
         XCTAssertTrue(text.contains("\nFrom: MAILER-DAEMON@mx.example.test (Mail Delivery System)\n"), text)
         XCTAssertTrue(text.contains("Status: 5.1.1"), text)
         XCTAssertTrue(inst.log.contains("sender non-delivery notification:"), inst.log)
+        // The notice's MIME structure as Python's email package reads it.
+        let parsed = runProgram("/usr/bin/python3", ["-c", """
+            import email, sys
+            m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+            parts = m.get_payload()
+            status = parts[1].get_payload()
+            print(m.get_content_type(), m.get_param("report-type"), len(parts), parts[1].get_content_type(), parts[2].get_content_type())
+            print(status[0]["Reporting-MTA"], status[1]["Final-Recipient"], status[1]["Action"], status[1]["Status"])
+            """, bounce])
+        XCTAssertEqual(parsed.stdout, """
+            multipart/report delivery-status 3 message/delivery-status message/rfc822
+            dns; mx.example.test rfc822; bouncer@example.test failed 5.1.1
+
+            """, parsed.stderr)
+    }
+
+    /// Sends a message with a DSN NOTIFY parameter; returns the final reply.
+    func sendNotify(_ port: UInt16, from: String, to: String, notify: String, subject: String) -> String {
+        let c = SMTPTestClient(port: port)
+        _ = c?.reply()
+        _ = c?.command("EHLO client.example.org")
+        _ = c?.command("MAIL FROM:<\(from)> ENVID=env+2D1")
+        _ = c?.command("RCPT TO:<\(to)> NOTIFY=\(notify)")
+        _ = c?.command("DATA")
+        return c?.command("Subject: \(subject)\r\n\r\nbody\r\n.") ?? "closed"
+    }
+
+    func testDSNNotifyIsHonoured() throws {
+        let (inst, port) = try start(aliases: "bouncer: nosuchuser42\n")
+        let token = UUID().uuidString
+        let me = "\(Self.user)@example.test"
+        XCTAssertTrue(sendNotify(port, from: me, to: "bouncer@example.test", notify: "NEVER", subject: "Never \(token)").hasPrefix("250"))
+        XCTAssertTrue(sendNotify(port, from: me, to: me, notify: "SUCCESS,FAILURE", subject: "Success \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { inst.log.contains("sender delivery status notification:") }, inst.log)
+        XCTAssertTrue(eventually(20) {
+            self.maildirFiles().contains { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains("Successful Mail Delivery Report") }
+        })
+        let report = try XCTUnwrap(maildirFiles().first { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains("Successful Mail Delivery Report") })
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertTrue(text.contains("Action: delivered"), text)
+        XCTAssertTrue(text.contains("Original-Envelope-Id: env-1"), text)
+        XCTAssertTrue(text.contains("text/rfc822-headers"), text)
+        XCTAssertTrue(inst.log.contains("to=<nosuchuser42@example.test>, orig_to=<bouncer@example.test>"), inst.log)
+        XCTAssertFalse(inst.log.contains("sender non-delivery notification:"), "NOTIFY=NEVER: no bounce")
     }
 
     func testDeferredThenDeliveredAfterTheFix() throws {
