@@ -210,4 +210,54 @@ final class DeliveryTests: XCTestCase {
         print("crash test: \(accepted) accepted, \(kills) kills, \(ids.count - Set(ids).count) duplicate deliveries")
         XCTAssertGreaterThanOrEqual(accepted, count, "smtp-source's messages were all accepted")
     }
+
+    func testFileCommandForwardExtensionMboxAndUnwritableMaildir() throws {
+        let other = "posterntest2"
+        if getpwnam(other) == nil { runProgram("/usr/sbin/useradd", ["-m", "-s", "/usr/sbin/nologin", other]) }
+        let otherHome = String(cString: try XCTUnwrap(getpwnam(other)).pointee.pw_dir)
+        let work = NSTemporaryDirectory() + "postern-kinds-\(getpid())"
+        try FileManager.default.createDirectory(atPath: work + "/spool", withIntermediateDirectories: true)
+        chmod(work, 0o1777)
+        chmod(work + "/spool", 0o1777)
+        defer {
+            try? FileManager.default.removeItem(atPath: work)
+            try? FileManager.default.removeItem(atPath: otherHome + "/.forward")
+        }
+        // posterntest2 forwards to the file alias; its mail otherwise goes to an mbox.
+        try "tofile\n".write(toFile: otherHome + "/.forward", atomically: true, encoding: .utf8)
+        let owner = try XCTUnwrap(getpwnam(other)).pointee
+        chown(otherHome + "/.forward", owner.pw_uid, owner.pw_gid)
+        let (inst, port) = try start(["recipient_delimiter = +"], aliases: """
+            tofile: \(work)/file.out
+            tocmd: "|/bin/sh -c 'cat > \(work)/cmd.out'"
+
+            """)
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, to: "tofile@example.test", subject: "File \(token)").hasPrefix("250"))
+        XCTAssertTrue(send(port, to: "tocmd@example.test", subject: "Cmd \(token)").hasPrefix("250"))
+        XCTAssertTrue(send(port, to: "\(Self.user)+news@example.test", subject: "Ext \(token)").hasPrefix("250"))
+        XCTAssertTrue(send(port, to: "\(other)@example.test", subject: "Fwd \(token)").hasPrefix("250"))
+        func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(eventually(20) { contents(work + "/file.out").contains("File \(token)") }, inst.log)
+        XCTAssertTrue(contents(work + "/file.out").hasPrefix("From testuser@internet.com "), "files get an mbox From_ line")
+        XCTAssertTrue(eventually(20) { contents(work + "/cmd.out").contains("Cmd \(token)") }, inst.log)
+        XCTAssertTrue(eventually(20) { self.delivered(containing: "Ext \(token)") != nil }, inst.log)
+        XCTAssertTrue(contents(try XCTUnwrap(delivered(containing: "Ext \(token)"))).contains("Delivered-To: \(Self.user)+news@example.test"))
+        XCTAssertTrue(eventually(20) { contents(work + "/file.out").contains("Fwd \(token)") }, ".forward to the file alias: \(inst.log)")
+
+        // mbox delivery with locking, to mail_spool_directory.
+        let (mboxInst, mboxPort) = try start(["home_mailbox =", "mail_spool_directory = \(work)/spool"])
+        XCTAssertTrue(send(mboxPort, to: "\(Self.user)@example.test", subject: "Mbox \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { contents(work + "/spool/" + Self.user).contains("Mbox \(token)") }, mboxInst.log)
+        XCTAssertTrue(contents(work + "/spool/" + Self.user).hasPrefix("From testuser@internet.com "))
+        XCTAssertTrue(mboxInst.log.contains("status=sent (delivered to mailbox)"))
+
+        // An unwritable Maildir is a permanent failure (5.2.0), as in Postfix.
+        try? FileManager.default.removeItem(atPath: home + "/Maildir")
+        try FileManager.default.createDirectory(atPath: home + "/Maildir", withIntermediateDirectories: true)
+        try "not a folder".write(toFile: home + "/Maildir/tmp", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: home + "/Maildir") }
+        XCTAssertTrue(send(port, to: "\(Self.user)@example.test", subject: "Broken \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { inst.log.contains("dsn=5.2.0, status=bounced (maildir delivery failed") }, inst.log)
+    }
 }
