@@ -171,6 +171,7 @@ final class OperatorsTests: XCTestCase {
     /// postdrop holds the user's content to message_size_limit; the headers pickup adds
     /// do not push an accepted message over it.
     func testMessageSizeLimit() throws {
+        XCTAssertTrue(eventually { !self.instance.processes("pickup").isEmpty }, "the master's wake-up starts pickup")
         let pickup = try XCTUnwrap(instance.processes("pickup").first?.pid)
         let main = try String(contentsOfFile: instance.etc + "/main.cf", encoding: .utf8)
         try instance.writeFile("main.cf", main + "message_size_limit = 1000\n")
