@@ -21,15 +21,7 @@ public final class MultiServer {
 
     /// Runs forever (exits when the master goes away).
     public func run() -> Never {
-        for fd in runtime.listenDescriptors {
-            postern_set_nonblock(fd, 1)
-            loop.watch(fd) { [unowned self] fd, _ in self.accept(fd) }
-        }
-        loop.watch(ServiceFD.status) { _, _ in
-            if StatusChannel.masterGone() { exit(0) }
-        }
-        loop.run()
-        exit(0)
+        runtime.serveEvents(on: loop) { [unowned self] fd in self.accept(fd) }
     }
 
     func accept(_ listener: Int32) {

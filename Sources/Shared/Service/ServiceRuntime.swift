@@ -102,3 +102,20 @@ public final class ServiceRuntime {
     /// The value of a main.cf parameter as this service sees it (with its -o overrides).
     public func value(_ name: String) -> String { config.value(name) }
 }
+
+extension ServiceRuntime {
+    /// The event-loop flavours' common start: listen sockets non-blocking and watched
+    /// (ACCEPT gets the listener that is ready), exit when the master closes fd 5, then
+    /// run LOOP for the life of the process.
+    public func serveEvents(on loop: EventLoop, accept: @escaping (Int32) -> Void) -> Never {
+        for fd in listenDescriptors {
+            postern_set_nonblock(fd, 1)
+            loop.watch(fd) { fd, _ in accept(fd) }
+        }
+        loop.watch(ServiceFD.status) { _, _ in
+            if StatusChannel.masterGone() { exit(0) }
+        }
+        loop.run()
+        exit(0)
+    }
+}

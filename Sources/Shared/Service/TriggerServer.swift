@@ -16,15 +16,7 @@ public final class TriggerServer {
     }
 
     public func run() -> Never {
-        for fd in runtime.listenDescriptors {
-            postern_set_nonblock(fd, 1)
-            loop.watch(fd) { [unowned self] fd, _ in self.accept(fd) }
-        }
-        loop.watch(ServiceFD.status) { _, _ in
-            if StatusChannel.masterGone() { exit(0) }
-        }
-        loop.run()
-        exit(0)
+        runtime.serveEvents(on: loop) { [unowned self] fd in self.accept(fd) }
     }
 
     func accept(_ listener: Int32) {
