@@ -9,12 +9,15 @@ final class QueueStore: MessageStore {
     let cleanupSettings: CleanupSettings
     let settings: SMTPDSettings
     let qmgrSocket: String
+    /// canonical, masquerading and virtual alias rewriting of the envelope.
+    let rewriter: AddressRewriter
     /// Whether the current client may have missing headers added
     /// (local_header_rewrite_clients); set per connection.
     var addMissingHeaders = false
 
     /// Made once per process: the queue directory stays open and settings stay expanded.
-    init(config: MainConfig, settings: SMTPDSettings) {
+    init(config: MainConfig, settings: SMTPDSettings, rewriter: AddressRewriter) {
+        self.rewriter = rewriter
         queue = QueueDirectory(config: config)
         cleanupSettings = CleanupSettings(config: config)
         self.settings = settings
@@ -51,16 +54,19 @@ final class QueueTransaction: MessageTransaction {
         if let m = envelope.saslMethod { attributes.append(.init(name: QueueEnvelope.saslMethodKey, value: m)) }
         if let u = envelope.saslUsername { attributes.append(.init(name: QueueEnvelope.saslUsernameKey, value: u)) }
         writer.envelope = QueueEnvelope(
-            arrivalSeconds: envelope.arrivalSeconds, arrivalMicros: envelope.arrivalMicros, sender: envelope.sender,
+            arrivalSeconds: envelope.arrivalSeconds, arrivalMicros: envelope.arrivalMicros,
+            sender: try store.rewriter.sender(envelope.sender),
             attributes: attributes)
     }
 
     var queueID: String { writer.queueID }
 
     func addRecipient(_ address: String, originalRecipient: String?, notify: String?) throws {
-        writer.addRecipient(QueueRecipient(
-            address: address, originalRecipient: address, dsnOriginalRecipient: originalRecipient,
-            dsnNotify: notify.flatMap(DSNNotify.init(esmtpValue:)) ?? []))
+        for rewritten in try store.rewriter.recipients(address) {
+            writer.addRecipient(QueueRecipient(
+                address: rewritten, originalRecipient: address, dsnOriginalRecipient: originalRecipient,
+                dsnNotify: notify.flatMap(DSNNotify.init(esmtpValue:)) ?? []))
+        }
     }
 
     func beginContent(recipients: [String]) throws {

@@ -15,7 +15,13 @@ do {
 }
 let rewriteClients = runtime.config.list("local_header_rewrite_clients")
 let flushSocket = runtime.config.value("queue_directory") + "/public/" + runtime.config.value("queue_service_name")
-let store = QueueStore(config: runtime.config, settings: settings)
+let store: QueueStore
+do {
+    store = QueueStore(config: runtime.config, settings: settings,
+                       rewriter: try AddressRewriter(config: runtime.config, resolver: restrictions.resolver))
+} catch {
+    Log.fatal("\(error)")
+}
 
 SingleServer.run(runtime) { fd in
     let client = ClientIdentity.of(fd)

@@ -260,4 +260,18 @@ final class DeliveryTests: XCTestCase {
         XCTAssertTrue(send(port, to: "\(Self.user)@example.test", subject: "Broken \(token)").hasPrefix("250"))
         XCTAssertTrue(eventually(20) { inst.log.contains("dsn=5.2.0, status=bounced (maildir delivery failed") }, inst.log)
     }
+
+    func testVirtualAliasDomainAndSenderCanonical() throws {
+        let (inst, port) = try start([
+            "virtual_alias_domains = virt.example",
+            "virtual_alias_maps = inline:{ {info@virt.example = \(Self.user)@example.test} }",
+            "sender_canonical_maps = inline:{ {testuser@internet.com = Test.User@internet.com} }",
+        ])
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, to: "info@virt.example", subject: "Virtual \(token)").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { self.delivered(containing: "Virtual \(token)") != nil }, inst.log)
+        let text = try String(contentsOfFile: try XCTUnwrap(delivered(containing: "Virtual \(token)")), encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("Return-Path: <Test.User@internet.com>\n"), text)
+        XCTAssertTrue(inst.log.contains("to=<\(Self.user)@example.test>, orig_to=<info@virt.example>"), inst.log)
+    }
 }
