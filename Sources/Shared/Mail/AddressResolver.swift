@@ -32,6 +32,9 @@ public final class AddressResolver {
     let myorigin: String
     let myhostname: String
     let relayhost: String
+    let mydomain: String
+    let appendAtMyorigin: Bool
+    let appendDotMydomain: Bool
     let transportMaps: TableList?
 
     public init(config: MainConfig) throws {
@@ -43,6 +46,9 @@ public final class AddressResolver {
         myorigin = config.value("myorigin").asciiLowercased
         myhostname = config.value("myhostname").asciiLowercased
         relayhost = config.value("relayhost")
+        mydomain = config.value("mydomain").asciiLowercased
+        appendAtMyorigin = config.bool("append_at_myorigin")
+        appendDotMydomain = config.bool("append_dot_mydomain")
         let maps = config.value("transport_maps")
         transportMaps = maps.trimmed.isEmpty ? nil : try TableRegistry.openList(maps)
         var literals: Set<String> = []
@@ -62,9 +68,17 @@ public final class AddressResolver {
         virtualMailboxDomains.tableLookup = lookup
     }
 
-    /// The address with @myorigin appended when it has no domain (append_at_myorigin).
+    /// The address as trivial-rewrite completes it: @myorigin appended when it has no
+    /// domain (append_at_myorigin), .mydomain when the domain has no dot
+    /// (append_dot_mydomain).
     public func qualified(_ address: String) -> String {
-        address.contains("@") || address.isEmpty ? address : address + "@" + myorigin
+        guard !address.isEmpty else { return address }
+        guard address.contains("@") else { return appendAtMyorigin ? address + "@" + myorigin : address }
+        let parts = MailAddress(address)
+        if appendDotMydomain && !parts.domain.isEmpty && !parts.domain.contains(".") && !parts.domain.hasPrefix("[") {
+            return address + "." + mydomain
+        }
+        return address
     }
 
     /// The class of ADDRESS's domain; throws when a domain table cannot be read.

@@ -1,4 +1,5 @@
-// Envelope address rewriting as Postfix's cleanup does it (canonical(5), virtual(5)):
+// Envelope address rewriting as Postfix's trivial-rewrite and cleanup do it (canonical(5),
+// virtual(5)): bare addresses completed (append_at_myorigin, append_dot_mydomain),
 // canonical_maps plus sender_/recipient_canonical_maps (full address, then the local part
 // for local domains, then `@domain`), masquerade_domains for the sender, and
 // virtual_alias_maps expanding one recipient into many, recursively, up to
@@ -36,12 +37,12 @@ public final class AddressRewriter {
     /// The envelope sender after canonical mapping and masquerading ("" stays "").
     public func sender(_ address: String) throws -> String {
         guard !address.isEmpty else { return address }
-        return masqueraded(try canonical(address, senderCanonical))
+        return masqueraded(try canonical(resolver.qualified(address), senderCanonical))
     }
 
     /// The envelope recipients ADDRESS becomes: canonical mapping, then virtual aliases.
     public func recipients(_ address: String) throws -> [String] {
-        try expand(try canonical(address, recipientCanonical), depth: 0, seen: [])
+        try expand(try canonical(resolver.qualified(address), recipientCanonical), depth: 0, seen: [])
     }
 
     /// The keys a table is searched with for ADDRESS: `user@domain`, then `user` when the

@@ -29,6 +29,13 @@ final class AddressRewriterTests: XCTestCase {
         XCTAssertEqual(try r.sender(""), "")
     }
 
+    func testBareAddressesAreCompleted() throws {
+        XCTAssertEqual(try rewriter("").recipients("alice"), ["alice@example.test"])
+        XCTAssertEqual(try rewriter("").sender("alice"), "alice@example.test")
+        XCTAssertEqual(try rewriter("append_dot_mydomain = yes").recipients("bob@host"), ["bob@host.example.test"])
+        XCTAssertEqual(try rewriter("append_dot_mydomain = no").recipients("bob@host"), ["bob@host"])
+    }
+
     func testMasquerading() throws {
         let r = try rewriter("masquerade_domains = !keep.example.test, example.test\nmasquerade_exceptions = root")
         XCTAssertEqual(try r.sender("a@host.sub.example.test"), "a@example.test")
