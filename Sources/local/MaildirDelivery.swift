@@ -53,11 +53,11 @@ enum MaildirDelivery {
             + "new/\(start.tv_sec).V\(String(UInt64(st.st_dev), radix: 16))I\(String(UInt64(st.st_ino), radix: 16))M\(start.tv_usec).\(hostName)"
         if let failed = writeDurably(copy, fd: fd) { return failed }
         if link(tmpName, newName) != 0 {
-            guard errno == ENOENT else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
+            guard errno == ENOENT else { return failure("create maildir file \(newName)", errno, otherwise: "5.2.0") }
             _ = makeDirectories(maildir + "cur", created: &created)
             let failed = makeDirectories(maildir + "new", created: &created)
-            if failed != 0 { return failure("link to \(newName)", failed, otherwise: "5.2.0") }
-            guard link(tmpName, newName) == 0 else { return failure("link to \(newName)", errno, otherwise: "5.2.0") }
+            if failed != 0 { return failure("create maildir file \(newName)", failed, otherwise: "5.2.0") }
+            guard link(tmpName, newName) == 0 else { return failure("create maildir file \(newName)", errno, otherwise: "5.2.0") }
         }
         FileIO.syncDirectory(maildir + "new")
         for directory in created { FileIO.syncDirectory(parent(of: directory)) }

@@ -233,6 +233,24 @@ final class ExpansionTests: XCTestCase {
                   delivered: "team@example.com")])
     }
 
+    func testAttributeExpansionAsMacExpandDoes() {
+        var attributes = RecipientAttributes(
+            user: "alice", home: "/home/alice", shell: "/bin/sh", domain: "example.com", local: "alice+x",
+            recipient: "alice+x@example.com", addressExtension: "x", delimiter: "+")
+        let forwardFile = "$home/.forward${recipient_delimiter}${extension}"
+        XCTAssertEqual(LocalExpansion.expand(forwardFile, attributes, filter: nil).text, "/home/alice/.forward+x")
+        XCTAssertEqual(
+            LocalExpansion.expand("${extension?+$extension}${extension:none} $$ $(user) $shell $domain", attributes, filter: nil).text,
+            "+x $ alice /bin/sh example.com")
+        XCTAssertEqual(LocalExpansion.expand("$recipient", attributes, filter: Set("abcdefghijklmnopqrstuvwxyz.".utf8)).text, "alice_x_example.com")
+        attributes.addressExtension = nil
+        attributes.delimiter = nil
+        XCTAssertTrue(LocalExpansion.expand(forwardFile, attributes, filter: nil).undefined)
+        XCTAssertEqual(LocalExpansion.expand("${extension:none}", attributes, filter: nil).text, "none")
+        XCTAssertFalse(LocalExpansion.expand("${extension:none}", attributes, filter: nil).undefined)
+        XCTAssertTrue(LocalExpansion.expand("$nosuchname", attributes, filter: nil).undefined)
+    }
+
     func testLuserRelayTakesUnknownUsers() {
         XCTAssertEqual(
             expand("nobody-here@example.com", ["luser_relay": "catchall+$user@remote.example"]).map(\.recipient),
