@@ -38,6 +38,7 @@ extension RecipientExpander {
 
     // MARK: include.c
 
+    /// Delivers to the destinations an `:include:` file lists.
     func deliverInclude(_ path: String, _ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1

@@ -17,6 +17,7 @@ struct RecipientAttributes {
     /// The delimiter that separated the extension, when there was one.
     var delimiter: String?
 
+    /// The value of `$NAME`; nil when NAME is unknown or has no value.
     func value(_ name: String) -> String? {
         switch name {
         case "user": return user
@@ -39,6 +40,7 @@ struct Expansion {
     var undefined = false
 }
 
+/// mac_expand for the recipient attributes.
 enum LocalExpansion {
     /// Expands PATTERN against ATTRIBUTES; FILTER, when given, lists the bytes allowed in
     /// substituted values.

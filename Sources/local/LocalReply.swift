@@ -24,6 +24,7 @@ struct ForwardedRecipient: Equatable {
     var deliveredTo: String
 }
 
+/// The reply attributes of local, and their reading on qmgr's side.
 enum LocalReply {
     /// The reply attributes: DeliveryReply's results, then the forwarded recipients.
     static func attributes(_ results: [DeliveryResult], forwards: [ForwardedRecipient]) -> AttributeList {

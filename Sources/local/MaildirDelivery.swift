@@ -8,6 +8,7 @@
 import Glibc
 import Shared
 
+/// Delivery into a maildir.
 enum MaildirDelivery {
     /// Writes COPY into the maildir PATH as USER; HOSTNAME ends the file names.
     static func deliver(_ copy: MessageCopy, to path: String, as user: LocalUser, hostName: String) -> StepOutcome {

@@ -159,6 +159,18 @@ final class MailboxWritingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 
+    func testStaleDotLockIsRemoved() {
+        let settings = localTestSettings(scratch, ["stale_lock_time": "0s"])
+        let path = scratch + "/Mailbox"
+        writeLocalFile(path + ".lock", "", mode: 0)
+        usleep(1_100_000)
+        let outcome = MailboxDelivery.deliverMailbox(
+            copy(writeMessage(scratch, "Subject: x\n\nbody\n"), options: .mailbox), path: path, user: me, inSpool: false,
+            settings: settings)
+        XCTAssertEqual(outcome, .sent("delivered to mailbox"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".lock"))
+    }
+
     func testMailboxHeldByAnFcntlLockDefers() throws {
         let settings = localTestSettings(scratch, ["mailbox_delivery_lock": "fcntl"])
         let path = scratch + "/Mailbox"
