@@ -50,8 +50,9 @@ enum MaildirDelivery {
             close(fd)
             return failure("fstat \(tmpName)", code, otherwise: "4.3.0")
         }
-        let newName = maildir
-            + "new/\(start.tv_sec).V\(String(UInt64(st.st_dev), radix: 16))I\(String(UInt64(st.st_ino), radix: 16))M\(start.tv_usec).\(hostName)"
+        let device = String(UInt64(st.st_dev), radix: 16)
+        let inode = String(UInt64(st.st_ino), radix: 16)
+        let newName = maildir + "new/\(start.tv_sec).V\(device)I\(inode)M\(start.tv_usec).\(hostName)"
         if let failed = writeDurably(copy, fd: fd) { return failed }
         if link(tmpName, newName) != 0 {
             guard errno == ENOENT else { return failure("create maildir file \(newName)", errno, otherwise: "5.2.0") }

@@ -35,7 +35,9 @@ struct SystemUsers: UserDatabase {
     /// Runs CALL (a *_r lookup) with a buffer that grows until the entry fits.
     func lookup(
         _ what: String,
-        _ call: (UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
+        ) -> Int32
     ) throws -> LocalUser? {
         var size = 4096
         while true {

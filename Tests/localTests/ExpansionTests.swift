@@ -60,7 +60,9 @@ final class ExpansionTests: XCTestCase {
     func testUnknownUserBouncesAsPostfixDoes() {
         XCTAssertEqual(
             expand("nosuchuser42@example.com"),
-            [step("nosuchuser42@example.com", .bounce(dsn: "5.1.1", text: "unknown user: \"nosuchuser42\""), delivered: "nosuchuser42@example.com")])
+            [step(
+                "nosuchuser42@example.com", .bounce(dsn: "5.1.1", text: "unknown user: \"nosuchuser42\""),
+                delivered: "nosuchuser42@example.com")])
     }
 
     func testPostmasterWithoutAliasIsDiscarded() {
@@ -242,7 +244,8 @@ final class ExpansionTests: XCTestCase {
         XCTAssertEqual(
             LocalExpansion.expand("${extension?+$extension}${extension:none} $$ $(user) $shell $domain", attributes, filter: nil).text,
             "+x $ alice /bin/sh example.com")
-        XCTAssertEqual(LocalExpansion.expand("$recipient", attributes, filter: Set("abcdefghijklmnopqrstuvwxyz.".utf8)).text, "alice_x_example.com")
+        let letters = Set("abcdefghijklmnopqrstuvwxyz.".utf8)
+        XCTAssertEqual(LocalExpansion.expand("$recipient", attributes, filter: letters).text, "alice_x_example.com")
         attributes.addressExtension = nil
         attributes.delimiter = nil
         XCTAssertTrue(LocalExpansion.expand(forwardFile, attributes, filter: nil).undefined)

@@ -94,7 +94,8 @@ final class MailboxWritingTests: XCTestCase {
     func testSecondMaildirDeliveryGetsItsOwnFile() {
         let message = writeMessage(scratch, "Subject: x\n\nbody\n")
         for _ in 0..<3 {
-            XCTAssertEqual(MaildirDelivery.deliver(copy(message, options: []), to: scratch + "/Maildir", as: me, hostName: "vm").status, .sent)
+            let outcome = MaildirDelivery.deliver(copy(message, options: []), to: scratch + "/Maildir", as: me, hostName: "vm")
+            XCTAssertEqual(outcome.status, .sent)
         }
         XCTAssertEqual(listDirectory(scratch + "/Maildir/new").count, 3)
     }
@@ -180,7 +181,8 @@ final class MailboxWritingTests: XCTestCase {
         let holder = Process()
         let ready = Pipe()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(10)", path]
+        let script = "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(10)"
+        holder.arguments = ["-c", script, path]
         holder.standardOutput = ready
         try holder.run()
         defer { holder.terminate() }
@@ -190,7 +192,8 @@ final class MailboxWritingTests: XCTestCase {
             settings: settings)
         XCTAssertEqual(
             outcome,
-            .failed("4.2.0", "cannot update mailbox \(path) for user me. unable to lock for exclusive access: Resource temporarily unavailable"))
+            .failed(
+                "4.2.0", "cannot update mailbox \(path) for user me. unable to lock for exclusive access: Resource temporarily unavailable"))
         XCTAssertEqual(readLocalFile(path), "")
     }
 

@@ -104,7 +104,8 @@ final class PrivilegeTests: XCTestCase {
         let out = scratch + "/out"
         mkdir(out, 0o777)
         chmod(out, 0o777)
-        let command = "id -u > \(out)/uid; id -g > \(out)/gid; id -G > \(out)/groups; cat /proc/self/status > \(out)/status; cat > \(out)/message"
+        let command = "id -u > \(out)/uid; id -g > \(out)/gid; id -G > \(out)/groups; "
+            + "cat /proc/self/status > \(out)/status; cat > \(out)/message"
         let outcome = CommandDelivery(timeLimit: 20, shell: "").deliver(
             copy(options: [.fromLine]), command: command, user: user, environment: ["PATH=/usr/bin:/bin"])
         XCTAssertEqual(outcome, .sent("delivered to command: \(command)"))
