@@ -3,6 +3,7 @@
 // (split_addr.c), and the RFC 5322 quoting of a local part written into a header
 // (quote_822_local: `"john doe"@example.com`).
 
+/// The address handling local(8) needs, on plain strings.
 enum AddressText {
     /// LOCAL and DOMAIN of ADDRESS, split at its last `@` (DOMAIN is "" without one).
     static func split(_ address: String) -> (local: Substring, domain: Substring) {

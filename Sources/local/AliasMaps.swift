@@ -15,6 +15,7 @@ struct AliasEntryFound: Equatable {
     var table: String
 }
 
+/// The alias_maps tables.
 final class AliasMaps {
     let tables: TableList
 

@@ -10,6 +10,7 @@
 import Glibc
 import Shared
 
+/// Delivery to a shell command.
 struct CommandDelivery {
     static let setpriv = "/usr/bin/setpriv"
     static let outputLimit = 4095

@@ -4,6 +4,7 @@
 // connection; the requests answered before it stay answered.
 import Shared
 
+/// The request loop of one qmgr connection.
 enum DeliveryConnection {
     /// Serves the requests that arrive on FD until qmgr closes it; TIMEOUTMS limits
     /// each wait for a request or for qmgr to take a reply.

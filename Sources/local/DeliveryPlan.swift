@@ -17,6 +17,7 @@ struct DeliveryStep: Equatable {
     var action: DeliveryAction
 }
 
+/// What a step does.
 enum DeliveryAction: Equatable {
     /// Append to the mbox file PATH owned by USER; IN_SPOOL when PATH is in
     /// mail_spool_directory, whose permissions then decide who creates it.

@@ -33,11 +33,12 @@ extension RecipientExpander {
         let bytes = try asUser(rights) { try FileIO.readBytes(path) }
         return bytes.split(separator: 10, omittingEmptySubsequences: true)
             .filter { $0.first != UInt8(ascii: "#") }
-            .map { String(decoding: $0, as: UTF8.self) }
+            .map { String(decoding: $0.last == 13 ? $0.dropLast() : $0, as: UTF8.self) }
     }
 
     // MARK: include.c
 
+    /// Delivers to the destinations an `:include:` file lists.
     func deliverInclude(_ path: String, _ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1

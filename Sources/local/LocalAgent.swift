@@ -8,6 +8,7 @@
 import Glibc
 import Shared
 
+/// Delivers the requests of one local(8) process, as qmgr sends them.
 final class LocalAgent {
     let settings: LocalSettings
     let aliases: AliasMaps

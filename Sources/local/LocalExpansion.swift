@@ -17,6 +17,7 @@ struct RecipientAttributes {
     /// The delimiter that separated the extension, when there was one.
     var delimiter: String?
 
+    /// The value of `$NAME`; nil when NAME is unknown or has no value.
     func value(_ name: String) -> String? {
         switch name {
         case "user": return user
@@ -37,10 +38,9 @@ struct Expansion {
     var text = ""
     /// A name without a value was used outside `${name?…}` / `${name:…}`.
     var undefined = false
-    /// `$extension` was used with a value (forward_path: the file names the extension).
-    var usedExtension = false
 }
 
+/// mac_expand for the recipient attributes.
 enum LocalExpansion {
     /// Expands PATTERN against ATTRIBUTES; FILTER, when given, lists the bytes allowed in
     /// substituted values.
@@ -94,10 +94,8 @@ enum LocalExpansion {
         let value = attributes.value(name) ?? ""
         let wanted = inner[op] == UInt8(ascii: "?") ? !value.isEmpty : value.isEmpty
         guard wanted else { return }
-        if name == "extension" && !value.isEmpty { result.usedExtension = true }
         let text = expand(String(decoding: inner[(op + 1)...], as: UTF8.self), attributes, filter: filter)
         result.undefined = result.undefined || text.undefined
-        result.usedExtension = result.usedExtension || text.usedExtension
         out.append(contentsOf: text.text.utf8)
     }
 
@@ -108,7 +106,6 @@ enum LocalExpansion {
             result.undefined = true
             return
         }
-        if name == "extension" { result.usedExtension = true }
         for byte in value.utf8 {
             out.append(filter == nil || filter!.contains(byte) ? byte : UInt8(ascii: "_"))
         }

@@ -20,6 +20,10 @@ enum DeliveredHeaderUse: String {
     case forward
 }
 
+/// The parameters local(8) uses, each field named after its main.cf parameter
+/// (alias_maps → aliasMaps, allow_mail_to_commands → commandsFrom,
+/// prepend_delivered_header → deliveredHeader, mailbox_delivery_lock → dotLock/fcntlLock,
+/// deliver_lock_attempts/delay → lockAttempts/lockDelay).
 struct LocalSettings {
     var aliasMaps: String
     var homeMailbox: String

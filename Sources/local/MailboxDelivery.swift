@@ -10,6 +10,7 @@
 import Glibc
 import Shared
 
+/// Delivery to mbox files: mailboxes and /file/name destinations.
 enum MailboxDelivery {
     /// Why an append failed: the DSN and the text after the caller's prefix.
     struct Failure: Error, Equatable {

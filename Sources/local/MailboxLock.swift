@@ -6,11 +6,13 @@
 import Glibc
 import Shared
 
+/// The locking settings for mbox files, and the two locks.
 struct MailboxLock {
     var attempts: Int
     var delay: Int
     var staleTime: Int
 
+    /// deliver_lock_attempts, deliver_lock_delay and stale_lock_time from SETTINGS.
     init(settings: LocalSettings) {
         attempts = settings.lockAttempts
         delay = settings.lockDelay
@@ -31,6 +33,7 @@ struct MailboxLock {
             if code != EEXIST || count >= attempts {
                 return SystemError("unable to create lock file \(lockName)", code: code)
             }
+            count += 1
             var st = stat()
             if stat(lockName, &st) == 0 && time(nil) > Int(st.st_ctim.tv_sec) + staleTime {
                 if unlink(lockName) != 0 && errno != ENOENT {
@@ -38,7 +41,6 @@ struct MailboxLock {
                 }
                 continue
             }
-            count += 1
             sleep(UInt32(max(0, delay)))
         }
     }

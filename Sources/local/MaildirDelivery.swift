@@ -8,6 +8,7 @@
 import Glibc
 import Shared
 
+/// Delivery into a maildir.
 enum MaildirDelivery {
     /// Writes COPY into the maildir PATH as USER; HOSTNAME ends the file names.
     static func deliver(_ copy: MessageCopy, to path: String, as user: LocalUser, hostName: String) -> StepOutcome {
@@ -49,25 +50,26 @@ enum MaildirDelivery {
             close(fd)
             return failure("fstat \(tmpName)", code, otherwise: "4.3.0")
         }
-        let newName = maildir
-            + "new/\(start.tv_sec).V\(String(UInt64(st.st_dev), radix: 16))I\(String(UInt64(st.st_ino), radix: 16))M\(start.tv_usec).\(hostName)"
+        let device = String(UInt64(st.st_dev), radix: 16)
+        let inode = String(UInt64(st.st_ino), radix: 16)
+        let newName = maildir + "new/\(start.tv_sec).V\(device)I\(inode)M\(start.tv_usec).\(hostName)"
         if let failed = write(copy, fd: fd) { return failed }
         if link(tmpName, newName) != 0 {
             guard errno == ENOENT else {
                 let code = errno
                 close(fd)
-                return failure("link to \(newName)", code, otherwise: "5.2.0")
+                return failure("create maildir file \(newName)", code, otherwise: "5.2.0")
             }
             _ = makeDirectories(maildir + "cur", created: &created)
             let failed = makeDirectories(maildir + "new", created: &created)
             if failed != 0 {
                 close(fd)
-                return failure("link to \(newName)", failed, otherwise: "5.2.0")
+                return failure("create maildir file \(newName)", failed, otherwise: "5.2.0")
             }
             guard link(tmpName, newName) == 0 else {
                 let code = errno
                 close(fd)
-                return failure("link to \(newName)", code, otherwise: "5.2.0")
+                return failure("create maildir file \(newName)", code, otherwise: "5.2.0")
             }
         }
         // One fsync after the link: it writes the data and, with it, the journal that holds

@@ -29,6 +29,7 @@ enum CopyError: Error {
     case write(SystemError)
 }
 
+/// One message about to be written, with what a delivery prepends to it.
 struct MessageCopy {
     static let pieceSize = 65536
 

@@ -21,7 +21,6 @@ typealias MessageOpener = (DeliveryRequest) throws -> MessageSource
 /// last line without LF still counts as a line.
 final class MessageFile: MessageSource {
     let path: String
-    var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// Checks that PATH can be opened; the file is read on each `readLines`.
     init(path: String) throws {
@@ -35,6 +34,7 @@ final class MessageFile: MessageSource {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open \(path)") }
         defer { close(fd) }
+        var chunk = [UInt8](repeating: 0, count: 65536)
         var pending: [UInt8] = []
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

@@ -25,6 +25,7 @@ struct Identity: Equatable {
     }
 }
 
+/// Switching the effective identity for a piece of work, and back to root.
 enum Privileges {
     /// True when the process may change identity (its real uid is root).
     static var canSwitch: Bool { getuid() == 0 }

@@ -39,6 +39,7 @@ struct ExpansionState {
     }
 }
 
+/// Turns each recipient of a request into delivery steps, as local(8) expands it.
 final class RecipientExpander {
     /// Whose rights commands and files get: a user, or nil for the mail system (root),
     /// which commands and files replace with default_privs.
@@ -71,6 +72,7 @@ final class RecipientExpander {
         return steps
     }
 
+    /// Records ACTION for the recipient STATE names.
     func add(_ state: ExpansionState, _ action: DeliveryAction) {
         steps.append(DeliveryStep(recipient: state.address, sender: state.sender, deliveredTo: state.deliveredTo, action: action))
     }
@@ -80,6 +82,7 @@ final class RecipientExpander {
         seen.insert(key.lowercased()).inserted
     }
 
+    /// What `$user`, `$home`… stand for at this point of the expansion.
     func attributes(_ state: ExpansionState, _ rights: Rights) -> RecipientAttributes {
         RecipientAttributes(
             user: state.user, home: rights?.home, shell: rights?.shell, domain: state.domain ?? "", local: state.local,
@@ -88,6 +91,7 @@ final class RecipientExpander {
 
     // MARK: recipient.c
 
+    /// One recipient address, at any level of expansion.
     func deliverRecipient(_ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1
@@ -106,6 +110,7 @@ final class RecipientExpander {
             state.domain = String(domain)
         } else {
             Log.warning("no @ in recipient address: \(folded)")
+            state.domain = nil
         }
         let split = AddressText.splitExtension(String(local), delimiters: settings.recipientDelimiter)
         state.local = String(local)
@@ -124,6 +129,7 @@ final class RecipientExpander {
         deliverSwitch(state, rights: rights)
     }
 
+    /// Alias, then forwarding, then .forward, mailbox, unknown user.
     func deliverSwitch(_ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1
@@ -212,6 +218,7 @@ final class RecipientExpander {
         return destinations.count
     }
 
+    /// One destination of an alias value or of a .forward or :include: line.
     func deliverToken(_ destination: AliasDestination, _ state: ExpansionState, rights: Rights) {
         switch destination {
         case .file(let path):
@@ -262,6 +269,7 @@ final class RecipientExpander {
         }
     }
 
+    /// Hands the recipient back to qmgr, once.
     func deliverIndirect(_ state: ExpansionState) {
         guard firstVisit("indirect \(state.address)") else { return }
         add(state, .forward)
@@ -315,6 +323,7 @@ final class RecipientExpander {
 
     // MARK: unknown.c
 
+    /// No alias, no user: luser_relay, a discarded postmaster, or a bounce.
     func deliverUnknown(_ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1
@@ -345,6 +354,7 @@ final class RecipientExpander {
         return nil
     }
 
+    /// `/file/name` (or `/maildir/`), when the expansion kind allows files.
     func deliverFile(_ path: String, _ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1
@@ -356,6 +366,7 @@ final class RecipientExpander {
         add(state, path.hasSuffix("/") ? .maildir(path: path, user: user) : .file(path: path, user: user))
     }
 
+    /// `|command`, once per user, uid and command.
     func deliverCommand(_ command: String, _ input: ExpansionState, rights: Rights) {
         var state = input
         state.level += 1

@@ -14,6 +14,7 @@ struct LocalUser: Equatable {
     var shell: String
 }
 
+/// Where local looks users up (the system, or the tests' invented users).
 protocol UserDatabase {
     /// The user called NAME, nil when there is none; throws when the database fails.
     func user(named name: String) throws -> LocalUser?
@@ -31,9 +32,12 @@ struct SystemUsers: UserDatabase {
         try lookup("uid \(uid)") { entry, buffer, size, result in getpwuid_r(uid, entry, buffer, size, result) }
     }
 
+    /// Runs CALL (a *_r lookup) with a buffer that grows until the entry fits.
     func lookup(
         _ what: String,
-        _ call: (UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
+        ) -> Int32
     ) throws -> LocalUser? {
         var size = 4096
         while true {

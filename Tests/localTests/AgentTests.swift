@@ -65,7 +65,9 @@ final class AgentTests: XCTestCase {
         writeLocalFile(scratch + "/message", "Subject: Hello\n\nHow have you been?\n")
         let agent = agent(aliases: "team: mailtest, carol@remote.example\nbouncer: nosuchuser42\n")
         let (replies, log) = try capturingLocalLog {
-            try exchange(agent, [request("A1B2C3", ["mailtest@example.com", "team@example.com"]), request("D4E5F6", ["bouncer@example.com"])])
+            try exchange(agent, [
+                request("A1B2C3", ["mailtest@example.com", "team@example.com"]), request("D4E5F6", ["bouncer@example.com"]),
+            ])
         }
         XCTAssertEqual(replies.count, 2)
         XCTAssertEqual(DeliveryReply.results(replies[0]), [
@@ -80,12 +82,15 @@ final class AgentTests: XCTestCase {
         ])
         XCTAssertEqual(LocalReply.forwards(replies[1]), [])
 
-        let delays = #"delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/0/[0-9.]+"#
+        let local = #"relay=local, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/0/[0-9.]+"#
         let expected = [
-            #"^A1B2C3: to=<mailtest@example\.com>, relay=local, \#(delays), dsn=2\.0\.0, status=sent \(delivered to maildir\)$"#,
-            #"^A1B2C3: to=<mailtest@example\.com>, orig_to=<team@example\.com>, relay=local, \#(delays), dsn=2\.0\.0, status=sent \(delivered to maildir\)$"#,
-            #"^A1B2C3: to=<carol@remote\.example>, orig_to=<team@example\.com>, relay=local, \#(delays), dsn=2\.0\.0, status=sent \(forwarded as new message\)$"#,
-            #"^D4E5F6: to=<nosuchuser42@example\.com>, orig_to=<bouncer@example\.com>, relay=local, \#(delays), dsn=5\.1\.1, status=bounced \(unknown user: "nosuchuser42"\)$"#,
+            #"^A1B2C3: to=<mailtest@example\.com>, \#(local), dsn=2\.0\.0, status=sent \(delivered to maildir\)$"#,
+            #"^A1B2C3: to=<mailtest@example\.com>, orig_to=<team@example\.com>, \#(local), dsn=2\.0\.0, "#
+                + #"status=sent \(delivered to maildir\)$"#,
+            #"^A1B2C3: to=<carol@remote\.example>, orig_to=<team@example\.com>, \#(local), dsn=2\.0\.0, "#
+                + #"status=sent \(forwarded as new message\)$"#,
+            #"^D4E5F6: to=<nosuchuser42@example\.com>, orig_to=<bouncer@example\.com>, \#(local), dsn=5\.1\.1, "#
+                + #"status=bounced \(unknown user: "nosuchuser42"\)$"#,
         ]
         XCTAssertEqual(log.count, expected.count, "\(log)")
         for (line, pattern) in zip(log, expected) {
@@ -96,8 +101,10 @@ final class AgentTests: XCTestCase {
         let files = listDirectory(maildir)
         XCTAssertEqual(files.count, 2)
         let contents = files.map { lines(readLocalFile(maildir + $0)) }
-        XCTAssertTrue(contents.contains { $0.prefix(3) == ["Return-Path: <sender@example.org>", "X-Original-To: mailtest@example.com", "Delivered-To: mailtest@example.com"] })
-        XCTAssertTrue(contents.contains { $0.prefix(3) == ["Return-Path: <sender@example.org>", "X-Original-To: team@example.com", "Delivered-To: team@example.com"] })
+        for address in ["mailtest@example.com", "team@example.com"] {
+            let headers = ["Return-Path: <sender@example.org>", "X-Original-To: \(address)", "Delivered-To: \(address)"]
+            XCTAssertTrue(contents.contains { $0.prefix(3) == headers[...] }, address)
+        }
     }
 
     func testDeliveredToHeaderStopsAForwardingLoop() throws {

@@ -60,7 +60,9 @@ final class ExpansionTests: XCTestCase {
     func testUnknownUserBouncesAsPostfixDoes() {
         XCTAssertEqual(
             expand("nosuchuser42@example.com"),
-            [step("nosuchuser42@example.com", .bounce(dsn: "5.1.1", text: "unknown user: \"nosuchuser42\""), delivered: "nosuchuser42@example.com")])
+            [step(
+                "nosuchuser42@example.com", .bounce(dsn: "5.1.1", text: "unknown user: \"nosuchuser42\""),
+                delivered: "nosuchuser42@example.com")])
     }
 
     func testPostmasterWithoutAliasIsDiscarded() {
@@ -231,6 +233,25 @@ final class ExpansionTests: XCTestCase {
             expand("team@example.com", aliases: "team: alice\n", loops: ["alice@example.com"]),
             [step("alice@example.com", .bounce(dsn: "5.4.6", text: "mail forwarding loop for alice@example.com"),
                   delivered: "team@example.com")])
+    }
+
+    func testAttributeExpansionAsMacExpandDoes() {
+        var attributes = RecipientAttributes(
+            user: "alice", home: "/home/alice", shell: "/bin/sh", domain: "example.com", local: "alice+x",
+            recipient: "alice+x@example.com", addressExtension: "x", delimiter: "+")
+        let forwardFile = "$home/.forward${recipient_delimiter}${extension}"
+        XCTAssertEqual(LocalExpansion.expand(forwardFile, attributes, filter: nil).text, "/home/alice/.forward+x")
+        XCTAssertEqual(
+            LocalExpansion.expand("${extension?+$extension}${extension:none} $$ $(user) $shell $domain", attributes, filter: nil).text,
+            "+x $ alice /bin/sh example.com")
+        let letters = Set("abcdefghijklmnopqrstuvwxyz.".utf8)
+        XCTAssertEqual(LocalExpansion.expand("$recipient", attributes, filter: letters).text, "alice_x_example.com")
+        attributes.addressExtension = nil
+        attributes.delimiter = nil
+        XCTAssertTrue(LocalExpansion.expand(forwardFile, attributes, filter: nil).undefined)
+        XCTAssertEqual(LocalExpansion.expand("${extension:none}", attributes, filter: nil).text, "none")
+        XCTAssertFalse(LocalExpansion.expand("${extension:none}", attributes, filter: nil).undefined)
+        XCTAssertTrue(LocalExpansion.expand("$nosuchname", attributes, filter: nil).undefined)
     }
 
     func testLuserRelayTakesUnknownUsers() {

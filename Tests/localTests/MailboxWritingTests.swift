@@ -94,7 +94,8 @@ final class MailboxWritingTests: XCTestCase {
     func testSecondMaildirDeliveryGetsItsOwnFile() {
         let message = writeMessage(scratch, "Subject: x\n\nbody\n")
         for _ in 0..<3 {
-            XCTAssertEqual(MaildirDelivery.deliver(copy(message, options: []), to: scratch + "/Maildir", as: me, hostName: "vm").status, .sent)
+            let outcome = MaildirDelivery.deliver(copy(message, options: []), to: scratch + "/Maildir", as: me, hostName: "vm")
+            XCTAssertEqual(outcome.status, .sent)
         }
         XCTAssertEqual(listDirectory(scratch + "/Maildir/new").count, 3)
     }
@@ -159,6 +160,18 @@ final class MailboxWritingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 
+    func testStaleDotLockIsRemoved() {
+        let settings = localTestSettings(scratch, ["stale_lock_time": "0s"])
+        let path = scratch + "/Mailbox"
+        writeLocalFile(path + ".lock", "", mode: 0)
+        usleep(1_100_000)
+        let outcome = MailboxDelivery.deliverMailbox(
+            copy(writeMessage(scratch, "Subject: x\n\nbody\n"), options: .mailbox), path: path, user: me, inSpool: false,
+            settings: settings)
+        XCTAssertEqual(outcome, .sent("delivered to mailbox"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".lock"))
+    }
+
     func testMailboxHeldByAnFcntlLockDefers() throws {
         let settings = localTestSettings(scratch, ["mailbox_delivery_lock": "fcntl"])
         let path = scratch + "/Mailbox"
@@ -168,7 +181,8 @@ final class MailboxWritingTests: XCTestCase {
         let holder = Process()
         let ready = Pipe()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(10)", path]
+        let script = "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(10)"
+        holder.arguments = ["-c", script, path]
         holder.standardOutput = ready
         try holder.run()
         defer { holder.terminate() }
@@ -178,7 +192,8 @@ final class MailboxWritingTests: XCTestCase {
             settings: settings)
         XCTAssertEqual(
             outcome,
-            .failed("4.2.0", "cannot update mailbox \(path) for user me. unable to lock for exclusive access: Resource temporarily unavailable"))
+            .failed(
+                "4.2.0", "cannot update mailbox \(path) for user me. unable to lock for exclusive access: Resource temporarily unavailable"))
         XCTAssertEqual(readLocalFile(path), "")
     }
 

@@ -104,7 +104,8 @@ final class PrivilegeTests: XCTestCase {
         let out = scratch + "/out"
         mkdir(out, 0o777)
         chmod(out, 0o777)
-        let command = "id -u > \(out)/uid; id -g > \(out)/gid; id -G > \(out)/groups; cat > \(out)/message"
+        let command = "id -u > \(out)/uid; id -g > \(out)/gid; id -G > \(out)/groups; "
+            + "cat /proc/self/status > \(out)/status; cat > \(out)/message"
         let outcome = CommandDelivery(timeLimit: 20, shell: "").deliver(
             copy(options: [.fromLine]), command: command, user: user, environment: ["PATH=/usr/bin:/bin"])
         XCTAssertEqual(outcome, .sent("delivered to command: \(command)"))
@@ -112,6 +113,11 @@ final class PrivilegeTests: XCTestCase {
         XCTAssertEqual(readLocalFile(out + "/gid"), "\(user.gid)\n")
         XCTAssertEqual(readLocalFile(out + "/groups"), Identity(user).groups.map(String.init).joined(separator: " ") + "\n")
         XCTAssertEqual(owner(out + "/message").uid, user.uid)
+        // Real, effective, saved and file-system ids all the user's, no capabilities left.
+        let status = lines(readLocalFile(out + "/status"))
+        XCTAssertTrue(status.contains("Uid:\t\(user.uid)\t\(user.uid)\t\(user.uid)\t\(user.uid)"), "\(status)")
+        XCTAssertTrue(status.contains("Gid:\t\(user.gid)\t\(user.gid)\t\(user.gid)\t\(user.gid)"), "\(status)")
+        XCTAssertTrue(status.contains("CapEff:\t0000000000000000"), "\(status)")
         XCTAssertEqual(geteuid(), 0)
     }
 

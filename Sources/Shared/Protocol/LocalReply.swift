@@ -30,6 +30,7 @@ public struct ForwardedRecipient: Equatable {
     }
 }
 
+/// The reply attributes of local, and their reading on qmgr's side.
 public enum LocalReply {
     /// The reply attributes: DeliveryReply's results, then the forwarded recipients.
     public static func attributes(_ results: [DeliveryResult], forwards: [ForwardedRecipient]) -> AttributeList {
