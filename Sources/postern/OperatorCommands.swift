@@ -20,9 +20,11 @@ struct OperatorCommands {
         }
     }
 
-    var masterPath: String { load().main.value("daemon_directory") + "/master" }
+    func masterPath(_ loaded: LoadedConfig) -> String { loaded.main.value("daemon_directory") + "/master" }
 
-    func check() {
+    /// Checks both files and the queue directory; returns the configuration it read.
+    @discardableResult
+    func check() -> LoadedConfig {
         let loaded = load()
         for w in loaded.master.warnings { Log.warning(w) }
         for p in loaded.main.unusedParameters() { Log.warning("\(loaded.main.path): unused parameter: \(p)") }
@@ -39,6 +41,7 @@ struct OperatorCommands {
             }
         }
         if access(daemons + "/master", X_OK) != 0 { Log.fatal("\(daemons)/master: \(errnoText())") }
+        return loaded
     }
 
     func runningPid(_ loaded: LoadedConfig) -> Int32? {
@@ -46,14 +49,13 @@ struct OperatorCommands {
     }
 
     func start() {
-        check()
-        let loaded = load()
+        let loaded = check()
         if runningPid(loaded) != nil { Log.fatal("the Postern mail system is already running") }
         Log.info("starting the Postern mail system")
         var pipeFDs: [Int32] = [-1, -1]
         guard postern_pipe2(&pipeFDs, O_CLOEXEC) == 0 else { Log.fatal("pipe: \(errnoText())") }
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        let argv = [masterPath, "-c", directory, "-s"]
+        let argv = [masterPath(loaded), "-c", directory, "-s"]
         let env = ThisProcess.environmentList.filter { !$0.hasPrefix("MAIL_CONFIG=") } + ["MAIL_CONFIG=" + directory]
         let spawned = Result { try Spawn.run(argv, environment: env, stdio: [devnull, pipeFDs[1], pipeFDs[1]], newSession: true) }
         close(pipeFDs[1])
@@ -67,7 +69,7 @@ struct OperatorCommands {
         }
         close(pipeFDs[0])
         guard output.last == "ready" else {
-            for line in output { FileIOPrint.stderr(line) }
+            for line in output { try? FileIO.writeAll(2, line + "\n") }
             var status: Int32 = 0
             waitpid(pid, &status, 0)
             Log.fatal("the Postern master did not start")
@@ -75,10 +77,9 @@ struct OperatorCommands {
     }
 
     func startForeground() {
-        check()
-        let loaded = load()
+        let loaded = check()
         if runningPid(loaded) != nil { Log.fatal("the Postern mail system is already running") }
-        let argv = [masterPath, "-c", directory, "-d"]
+        let argv = [masterPath(loaded), "-c", directory, "-d"]
         setenv("MAIL_CONFIG", directory, 1)
         _ = Spawn.withCStringArray(argv) { a in execv(argv[0], a) }
         Log.fatal("cannot run \(argv[0]): \(errnoText())")
@@ -140,8 +141,4 @@ struct OperatorCommands {
             Log.fatal("cannot flush the queue: no queue manager listens on \(socket)")
         }
     }
-}
-
-enum FileIOPrint {
-    static func stderr(_ line: String) { try? FileIO.writeAll(2, line + "\n") }
 }

@@ -24,14 +24,12 @@ enum ContentRefusal: Error, Equatable {
     case tooBig
     case tooManyHops
     case writeError
-    case rejected(String)
 
     var reply: SMTPReply {
         switch self {
         case .tooBig: return SMTPReply(552, "5.3.4", "Error: message file too big")
         case .tooManyHops: return SMTPReply(554, "5.4.0", "Error: too many hops")
         case .writeError: return SMTPReply(451, "4.3.0", "Error: queue file write error")
-        case .rejected(let text): return SMTPReply(550, "5.7.1", text.isEmpty ? "Error: message content rejected" : text)
         }
     }
 }

@@ -160,19 +160,19 @@ final class SMTPSession {
     /// The client was silent for smtpd_timeout.
     func timedOut() -> SMTPReply {
         Log.info("timeout after \(content.active ? "DATA (\(content.bytes) bytes)" : lastCommand) from \(client.nameAddress)")
-        abortTransaction()
+        resetTransaction()
         return SMTPReply(421, "4.4.2", "\(settings.myhostname) Error: timeout exceeded")
     }
 
     /// The client went away without QUIT.
     func lostConnection() {
         Log.info("lost connection after \(content.active ? "DATA (\(content.bytes) bytes)" : lastCommand) from \(client.nameAddress)")
-        abortTransaction()
+        resetTransaction()
     }
 
     /// The disconnect line, once the session is over.
     func end() {
-        abortTransaction()
+        resetTransaction()
         log.disconnect(client)
     }
 
@@ -188,9 +188,5 @@ final class SMTPSession {
         declaredSize = 0
         bdatActive = false
         content = ContentState()
-    }
-
-    func abortTransaction() {
-        resetTransaction()
     }
 }
