@@ -43,6 +43,7 @@ final class OperatorsTests: XCTestCase {
              group: String? = nil) -> (status: Int32, stdout: String, stderr: String) {
         let path = program.hasPrefix("/") ? program : buildProducts + "/" + program
         guard let user else { return runProgram(path, arguments, input: input, environment: ["MAIL_CONFIG": instance.etc]) }
+        makeReachableByEveryone(buildProducts)
         let identity = ["-u", user] + (group.map { ["-g", $0] } ?? [])
         return runProgram("/usr/sbin/runuser", identity + ["--", "/usr/bin/env", "MAIL_CONFIG=" + instance.etc, path] + arguments,
                           input: input)

@@ -14,6 +14,18 @@ let buildProducts: String = {
     return root.appendingPathComponent(".build/debug").path
 }()
 
+/// Adds search permission for everyone to each folder above PATH that lacks it, so that a
+/// program in a checkout made with mode 0700 (mktemp -d) can be run as another user.
+func makeReachableByEveryone(_ path: String) {
+    var prefix = ""
+    for part in path.split(separator: "/") {
+        prefix += "/" + part
+        var st = stat()
+        guard stat(prefix, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_mode & 0o001 == 0 else { continue }
+        chmod(prefix, (st.st_mode & 0o7777) | 0o001)
+    }
+}
+
 /// Runs a program to completion; returns its status and what it printed.
 @discardableResult
 func runProgram(_ path: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) -> (status: Int32, stdout: String, stderr: String) {
