@@ -52,6 +52,8 @@ extension Restrictions {
             guard let r = ctx.recipient else { return .dunno }
             return fqdnAddress(r) ? .dunno : refusal(config.int("non_fqdn_reject_code"), "5.5.2", .recipient, ctx, "need fully-qualified address")
         default:
+            if let verdict = saslRestriction(name, object: object, ctx) { return verdict }
+            if let verdict = tlsRestriction(name, object: object, ctx) { return verdict }
             Log.warning("unknown smtpd restriction: \"\(name)\"")
             return .reject(SMTPReply(451, "4.3.5", "Server configuration error"))
         }

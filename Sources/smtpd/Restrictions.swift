@@ -12,6 +12,18 @@ struct CheckContext {
     var recipient: String?
     var saslUsername: String?
     var protocolName = "SMTP"
+    var saslMethod: String?
+    var saslSender: String?
+    var tls = TLSSessionState()
+    var queueID: String?
+    /// SIZE= from MAIL, or the content size once it is known.
+    var size = 0
+    var recipientCount = 0
+    var serverAddress = ""
+    var serverPort: UInt16 = 0
+    /// CONNECT, EHLO, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, VRFY or ETRN.
+    var protocolState = "CONNECT"
+    var etrnDomain: String?
 }
 
 /// The outcome of one restriction or one list.

@@ -47,6 +47,17 @@ final class SMTPSession {
     var lastCommand = "CONNECT"
     var saslUsername: String?
     var saslMethod: String?
+    /// The MAIL FROM AUTH= parameter, when the client is authenticated.
+    var saslSender: String?
+    /// An AUTH exchange waiting for the client's next response line (SessionAuth.swift).
+    var authExchange: AuthExchange?
+    /// What TLS negotiated on this connection (SessionTLS.swift).
+    var tls = TLSSessionState()
+    /// The master.cf service name, for anvil idents and log lines.
+    var serviceName = "smtp"
+    /// The local end of the connection.
+    var serverAddress = ""
+    var serverPort: UInt16 = 0
     var bdatActive = false
     var content = ContentState()
     /// Asks for a deferred-mail flush for ETRN; false when that failed.
@@ -60,7 +71,16 @@ final class SMTPSession {
     }
 
     var context: CheckContext {
-        CheckContext(client: client, helo: helo, sender: sender, recipient: nil, saslUsername: saslUsername, protocolName: protocolName)
+        var ctx = CheckContext(client: client, helo: helo, sender: sender, recipient: nil, saslUsername: saslUsername, protocolName: protocolName)
+        ctx.saslMethod = saslMethod
+        ctx.saslSender = saslSender
+        ctx.tls = tls
+        ctx.queueID = transaction?.queueID
+        ctx.size = content.active || content.bytes > 0 ? content.bytes : declaredSize
+        ctx.serverAddress = serverAddress
+        ctx.serverPort = serverPort
+        ctx.protocolState = lastCommand
+        return ctx
     }
 
     var inTransaction: Bool { sender != nil }
@@ -70,6 +90,9 @@ final class SMTPSession {
     /// The 220 banner, or the client list's refusal when smtpd_delay_reject = no.
     func greeting() -> SessionOutcome {
         log.connect(client)
+        if let refusal = connectionLimit() {
+            return SessionOutcome(replies: [refusal], next: .disconnect)
+        }
         if !settings.delayReject, let refusal = restrictions.checkClient(context) {
             log.reject("CONNECT", client, refusal, context, queueID: nil, recipient: nil)
             connectRefusal = refusal
@@ -80,6 +103,7 @@ final class SMTPSession {
 
     /// Handles one command line (without CRLF; TRUNCATED if it was longer than the limit).
     func command(_ raw: [UInt8]) -> SessionOutcome {
+        if authExchange != nil { return authResponse(raw) }
         let line = String(decoding: raw, as: UTF8.self)
         let words = splitFields(line)
         guard let verbWord = words.first else {
@@ -114,8 +138,8 @@ final class SMTPSession {
         case "VRFY": outcome = vrfyCommand(argument)
         case "ETRN": outcome = etrnCommand(argument)
         case "QUIT": outcome = SessionOutcome(replies: [SMTPReply(221, "2.0.0", "Bye")], next: .disconnect)
-        case "STARTTLS", "AUTH":
-            outcome = SessionOutcome(replies: [SMTPReply(502, "5.5.1", "Error: command not implemented")])
+        case "STARTTLS": outcome = starttlsCommand(argument)
+        case "AUTH": outcome = authCommand(argument)
         default:
             log.count("unknown", ok: false)
             return finish(SMTPReply(500, "5.5.2", "Error: command not recognized"), command: "UNKNOWN")

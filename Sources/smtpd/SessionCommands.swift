@@ -26,7 +26,9 @@ extension SMTPSession {
     func ehloKeywords() -> [String] {
         var keywords = ["PIPELINING", settings.messageSizeLimit > 0 ? "SIZE \(settings.messageSizeLimit)" : "SIZE"]
         if !settings.disableVrfy { keywords.append("VRFY") }
-        keywords += ["ETRN", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN"]
+        keywords.append("ETRN")
+        keywords += tlsEHLOKeywords() + authEHLOKeywords()
+        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN"]
         if settings.smtputf8 { keywords.append("SMTPUTF8") }
         keywords.append("CHUNKING")
         return keywords.filter { !settings.discardEHLOKeywords.contains(String($0.split(separator: " ")[0])) }
@@ -92,6 +94,7 @@ extension SMTPSession {
         if settings.messageSizeLimit > 0 && sizeGiven > settings.messageSizeLimit {
             return SessionOutcome(replies: [SMTPReply(552, "5.3.4", "Message size exceeds fixed limit")])
         }
+        if let refusal = messageRateLimit() { return SessionOutcome(replies: [refusal]) }
         if !settings.delayReject {
             var ctx = context
             ctx.sender = path.address
@@ -149,6 +152,7 @@ extension SMTPSession {
             recipientOvershoot += 1
             return SessionOutcome(replies: [SMTPReply(452, "4.5.3", "Error: too many recipients")])
         }
+        if let refusal = recipientRateLimit() { return SessionOutcome(replies: [refusal]) }
         var ctx = context
         ctx.recipient = path.address
         if let refusal = restrictions.checkRecipient(ctx) {
@@ -184,6 +188,7 @@ extension SMTPSession {
         if settings.disableVrfy { return SessionOutcome(replies: [SMTPReply(502, "5.5.1", "VRFY command is disabled")]) }
         guard !argument.isEmpty else { return SessionOutcome(replies: [SMTPReply(501, "5.5.4", "Syntax: VRFY address")]) }
         let address = argument.hasPrefix("<") ? argument.trimmingAngleBrackets : argument
+        if let refusal = recipientRateLimit() { return SessionOutcome(replies: [refusal]) }
         var ctx = context
         ctx.recipient = address
         if case .reject(let reply) = restrictions.rejectUnlisted(ctx, address) {

@@ -25,7 +25,8 @@ do {
 
 SingleServer.run(runtime) { fd in
     let client = ClientIdentity.of(fd)
-    let local = Sockets.localAddress(fd)?.host
+    let localEnd = Sockets.localAddress(fd)
+    let local = localEnd?.host
     let addHeaders = rewriteClients.contains { rule in
         switch rule {
         case "static:all": return true
@@ -37,5 +38,8 @@ SingleServer.run(runtime) { fd in
     store.addMissingHeaders = addHeaders
     let session = SMTPSession(settings: settings, restrictions: restrictions, store: store, client: client)
     session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
+    session.serviceName = runtime.serviceName
+    session.serverAddress = local ?? ""
+    session.serverPort = localEnd?.port ?? 0
     Connection(descriptor: fd, session: session, settings: settings).run()
 }
