@@ -106,14 +106,17 @@ public final class ServiceRuntime {
 extension ServiceRuntime {
     /// The event-loop flavours' common start: listen sockets non-blocking and watched
     /// (ACCEPT gets the listener that is ready), exit when the master closes fd 5, then
-    /// run LOOP for the life of the process.
-    public func serveEvents(on loop: EventLoop, accept: @escaping (Int32) -> Void) -> Never {
+    /// run LOOP for the life of the process. BEFOREEXIT runs when the master went away.
+    public func serveEvents(on loop: EventLoop, accept: @escaping (Int32) -> Void, beforeExit: @escaping () -> Void = {}) -> Never {
         for fd in listenDescriptors {
             postern_set_nonblock(fd, 1)
             loop.watch(fd) { fd, _ in accept(fd) }
         }
         loop.watch(ServiceFD.status) { _, _ in
-            if StatusChannel.masterGone() { exit(0) }
+            if StatusChannel.masterGone() {
+                beforeExit()
+                exit(0)
+            }
         }
         loop.run()
         exit(0)
