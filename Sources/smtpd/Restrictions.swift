@@ -24,6 +24,8 @@ struct CheckContext {
     /// CONNECT, EHLO, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, VRFY or ETRN.
     var protocolState = "CONNECT"
     var etrnDomain: String?
+    /// The MAIL transaction's instance id for policy servers ("" before the first MAIL).
+    var instance = ""
 }
 
 /// The outcome of one restriction or one list.

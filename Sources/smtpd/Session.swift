@@ -62,6 +62,12 @@ final class SMTPSession {
     var content = ContentState()
     /// Asks for a deferred-mail flush for ETRN; false when that failed.
     var flushSite: (String) -> Bool = { _ in true }
+    /// The anvil limits of this process (SessionLimits.swift); nil = none set.
+    var limits: ClientLimits?
+    /// The current MAIL transaction's id for policy servers, and how many MAIL commands
+    /// this session accepted.
+    var instance = ""
+    var transactionCount = 0
 
     init(settings: SMTPDSettings, restrictions: Restrictions, store: MessageStore, client: ClientIdentity) {
         self.settings = settings
@@ -80,6 +86,8 @@ final class SMTPSession {
         ctx.serverAddress = serverAddress
         ctx.serverPort = serverPort
         ctx.protocolState = lastCommand
+        ctx.recipientCount = recipients.count
+        ctx.instance = instance
         return ctx
     }
 
@@ -197,6 +205,7 @@ final class SMTPSession {
     /// The disconnect line, once the session is over.
     func end() {
         resetTransaction()
+        releaseConnectionLimit()
         log.disconnect(client)
     }
 

@@ -106,6 +106,8 @@ extension SMTPSession {
         let now = Clock.now()
         info.arrivalSeconds = now.seconds
         info.arrivalMicros = now.micros
+        instance = PolicyRequest.instance(pid: getpid(), seconds: now.seconds, micros: now.micros, sequence: transactionCount)
+        transactionCount += 1
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
         sender = path.address

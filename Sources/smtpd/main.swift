@@ -13,6 +13,7 @@ do {
 } catch {
     Log.fatal("\(error)")
 }
+let clientLimits = ClientLimits(config: runtime.config)
 let rewriteClients = runtime.config.list("local_header_rewrite_clients")
 let flushSocket = runtime.config.value("queue_directory") + "/public/" + runtime.config.value("queue_service_name")
 let store: QueueStore
@@ -39,6 +40,7 @@ SingleServer.run(runtime) { fd in
     let session = SMTPSession(settings: settings, restrictions: restrictions, store: store, client: client)
     session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
     session.serviceName = runtime.serviceName
+    session.limits = clientLimits
     session.serverAddress = local ?? ""
     session.serverPort = localEnd?.port ?? 0
     Connection(descriptor: fd, session: session, settings: settings).run()

@@ -84,7 +84,7 @@ public final class AnvilClient {
     public func close() { client.disconnect() }
 
     func send(_ request: String, _ ident: String) -> AttributeList? {
-        guard let reply = client.request(AttributeList([("request", request), ("ident", ident)])) else { return nil }
+        guard let reply = client.request(AttributeList([("request", request), ("ident", ident)]), expecting: "status") else { return nil }
         guard reply["status"] == AnvilProtocol.statusOK else {
             Log.warning("anvil request \(request) for \(ident) failed: status=\(reply["status"] ?? "")")
             return nil

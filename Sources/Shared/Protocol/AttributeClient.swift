@@ -157,14 +157,17 @@ public final class AttributeClient {
     public var isConnected: Bool { stream != nil }
 
     /// Sends REQUEST and returns the server's reply, or nil after try_limit failed
-    /// attempts (each logged as Postfix does).
-    public func request(_ request: AttributeList) -> AttributeList? {
+    /// attempts (each logged as Postfix does). A reply without the attribute EXPECTING
+    /// counts as a failed attempt.
+    public func request(_ request: AttributeList, expecting: String? = nil) -> AttributeList? {
         var attempt = 0
         while true {
             attempt += 1
             let failure: AttributeClientFailure
             do {
-                return try exchange(request)
+                let reply = try exchange(request)
+                if let name = expecting, reply[name] == nil { throw AttributeClientFailure.protocolFault }
+                return reply
             } catch let f as AttributeClientFailure {
                 failure = f
             } catch {
