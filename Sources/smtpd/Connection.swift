@@ -18,7 +18,8 @@ final class Connection {
     /// Serves the client until QUIT, a disconnect, a time-out or a fatal protocol error.
     func run() {
         defer { session.end() }
-        guard send(session.greeting(), flushNow: true) else { return }
+        let greeting = session.greeting()
+        guard send(greeting, flushNow: true), greeting.next != .disconnect else { return }
         while true {
             if let reply = session.tooManyErrors() {
                 _ = send(SessionOutcome(replies: [reply]), flushNow: true)
