@@ -160,6 +160,7 @@ final class AnvilTests: XCTestCase {
         var third = SMTPTestClient(port: port)
         XCTAssertEqual(third?.reply()?.code, 220)
         XCTAssertEqual(third?.command("QUIT"), "221 2.0.0 Bye")
+        XCTAssertTrue(eventually { probe.request("lookup", "127.0.0.1:\(port):127.0.0.1").hasPrefix("status=0\ncount=0\nrate=3\n") })
         third = SMTPTestClient(port: port)
         XCTAssertEqual(third?.reply().map { "\($0.code) \($0.lines[0])" }, "421 4.7.0 mx.example.test Error: too many connections from 127.0.0.1")
         XCTAssertTrue(eventually { inst.log.contains("warning: Connection rate limit exceeded: 4 from ") }, inst.log)
