@@ -28,13 +28,13 @@ final class HelperProcess {
     }
 }
 
-/// A policy request as smtpd sends it at RCPT, with the attributes these servers read.
-func policyRequest(client: String = "192.0.2.10", helo: String = "client.example.org", sender: String, recipient: String) -> AttributeList {
+/// A policy request as smtpd sends it at RCPT (INSTANCE names the MAIL transaction).
+func policyRequest(client: String = "192.0.2.10", helo: String = "client.example.org", sender: String, recipient: String, instance: String = "1f.2a.3b.0") -> AttributeList {
     AttributeList([
         ("request", "smtpd_access_policy"), ("protocol_state", "RCPT"), ("protocol_name", "ESMTP"), ("client_address", client),
         ("client_name", "unknown"), ("client_port", "45700"), ("reverse_client_name", "unknown"), ("server_address", "192.0.2.1"),
         ("server_port", "25"), ("helo_name", helo), ("sender", sender), ("recipient", recipient), ("recipient_count", "0"),
-        ("queue_id", ""), ("instance", "1f.2a.3b.0"), ("size", "0"), ("etrn_domain", ""), ("stress", ""), ("sasl_method", ""),
+        ("queue_id", ""), ("instance", instance), ("size", "0"), ("etrn_domain", ""), ("stress", ""), ("sasl_method", ""),
         ("sasl_username", ""), ("sasl_sender", ""), ("ccert_subject", ""), ("ccert_issuer", ""), ("ccert_fingerprint", ""),
         ("ccert_pubkey_fingerprint", ""), ("encryption_protocol", ""), ("encryption_cipher", ""), ("encryption_keysize", "0"),
         ("policy_context", ""),
