@@ -13,12 +13,12 @@ final class SpawnTests: XCTestCase {
     var dnsmasqPidFile: String?
 
     override func tearDown() {
-        instances.removeAll()
         if let file = dnsmasqPidFile, let text = try? String(contentsOfFile: file, encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         {
             kill(pid, SIGTERM)
         }
+        instances.removeAll()
         super.tearDown()
     }
 
