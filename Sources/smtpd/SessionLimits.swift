@@ -36,7 +36,7 @@ final class ClientLimits {
         for bad in exceptions.invalid { Log.warning("smtpd_client_event_limit_exceptions: ignoring bad entry: \(bad)") }
         // anvil answers at once or not at all: a short limit keeps a hung anvil from
         // holding up the session for ipc_timeout.
-        anvil = AnvilClient(path: "private/anvil", timeout: min(10, max(1, config.seconds("ipc_timeout"))))
+        anvil = AnvilClient(path: "private/anvil", timeout: min(5, max(1, config.seconds("ipc_timeout"))))
     }
 
     /// The rate of one EVENT for IDENT, or nil when anvil failed (then limits are off

@@ -106,8 +106,8 @@ final class AnvilTests: XCTestCase {
         XCTAssertTrue(inst.log.contains("statistics: max message rate 1/2s for (smtp:192.0.2.1) at "), inst.log)
     }
 
-    func testIdleIdentsExpire() throws {
-        let inst = try anvilInstance()
+    func testIdleIdentsExpireAndPeaksAreReportedPeriodically() throws {
+        let inst = try anvilInstance(["anvil_status_update_time = 1s"])
         let c = try AttributeTestClient(inst.spool + "/private/anvil")
         _ = c.read()
         XCTAssertEqual(c.request("connect", "smtp:192.0.2.9"), "status=0\ncount=1\nrate=1\n\n")
@@ -115,6 +115,7 @@ final class AnvilTests: XCTestCase {
         XCTAssertEqual(c.request("lookup", "smtp:192.0.2.9"), "status=0\ncount=0\nrate=1\nmail=0\nrcpt=0\nnewtls=0\nauth=0\n\n")
         waitPastRateWindow()
         XCTAssertEqual(c.request("connect", "smtp:192.0.2.9"), "status=0\ncount=1\nrate=1\n\n", "a forgotten ident starts over")
+        XCTAssertTrue(eventually { inst.log.contains("statistics: max connection rate 1/2s for (smtp:192.0.2.9) at ") }, inst.log)
     }
 
     func testMessageAndRecipientRatesRefuseAndRecover() throws {
@@ -200,6 +201,16 @@ final class AnvilTests: XCTestCase {
         XCTAssertTrue(eventually { !FileManager.default.fileExists(atPath: inst.spool + "/private/anvil") })
         XCTAssertTrue(sendMessage(port), inst.log)
         XCTAssertTrue(eventually { inst.log.contains("warning: problem talking to server private/anvil: ") }, inst.log)
+    }
+
+    func testSmtpdGoesOnWhenAnvilHangs() throws {
+        let (inst, port) = try smtpInstance(["smtpd_client_message_rate_limit = 100"])
+        XCTAssertTrue(sendMessage(port), inst.log)
+        let anvil = try XCTUnwrap(inst.processes("anvil").first?.pid)
+        kill(anvil, SIGSTOP)
+        defer { kill(anvil, SIGCONT) }
+        XCTAssertTrue(sendMessage(port), inst.log)
+        XCTAssertTrue(eventually { inst.log.contains("warning: problem talking to server private/anvil: Connection timed out") }, inst.log)
     }
 
     func sendMessage(_ port: UInt16) -> Bool {

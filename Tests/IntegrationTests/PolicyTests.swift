@@ -20,11 +20,13 @@ final class HelperProcess {
         try process.run()
     }
 
+    /// Asks the process to stop, and kills it if it is still there after 3 seconds.
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        if !eventually(3, { !process.isRunning }) { kill(pid, SIGKILL) }
+        process.waitUntilExit()
     }
 }
 
