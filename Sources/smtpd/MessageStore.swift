@@ -15,6 +15,10 @@ struct EnvelopeInfo {
     var dsnRet: String?
     var saslMethod: String?
     var saslUsername: String?
+    /// The Received: header's `with` word when it differs from protocolName (ESMTPS,
+    /// ESMTPSA), and its TLS comment lines (SessionTLS.swift).
+    var receivedProtocol: String?
+    var receivedComments: [String] = []
     var arrivalSeconds = 0
     var arrivalMicros = 0
 }

@@ -108,6 +108,8 @@ extension SMTPSession {
         info.arrivalMicros = now.micros
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
+        info.receivedProtocol = receivedProtocolName
+        info.receivedComments = receivedTLSComments
         sender = path.address
         envelope = info
         declaredSize = sizeGiven
