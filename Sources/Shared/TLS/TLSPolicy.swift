@@ -99,6 +99,11 @@ public enum TLSCipherGrade: String, Sendable {
         }
     }
 
+    /// Postfix's default lists (tls_high_cipherlist, tls_medium_cipherlist, tls_null_cipherlist).
+    public static let defaultLists = [
+        "high": "aNULL:-aNULL:HIGH:@STRENGTH", "medium": "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", "null": "eNULL:!aNULL",
+    ]
+
     /// The parameter holding the OpenSSL cipher list of this grade.
     public var listParameter: String {
         switch self {

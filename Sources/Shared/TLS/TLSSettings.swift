@@ -65,7 +65,7 @@ public struct TLSServerSettings: Sendable {
     public var cipherGrade = "medium"
     public var excludedCiphers: [String] = []
     /// tls_high_cipherlist and friends, by grade.
-    public var cipherLists: [String: String] = [:]
+    public var cipherLists = TLSCipherGrade.defaultLists
     public var preferServerCiphers = false
     public var eecdhGroups: [String] = []
     public var askClientCertificate = false
@@ -138,7 +138,7 @@ public struct TLSClientSettings: Sendable {
     public var mandatoryCipherGrade = "medium"
     public var excludedCiphers: [String] = []
     public var mandatoryExcludedCiphers: [String] = []
-    public var cipherLists: [String: String] = [:]
+    public var cipherLists = TLSCipherGrade.defaultLists
     public var eecdhGroups: [String] = []
     public var preferServerCiphers = false
     public var ticketCipher = "aes-256-cbc"
