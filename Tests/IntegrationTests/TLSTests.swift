@@ -288,6 +288,39 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(queuedContent(inst).contains("\t(Client CN \"client.example.org\", Issuer \"Test CA\" (verified OK))\n"), queuedContent(inst))
     }
 
+    func testShippedSubmissionAndSmtpsEntries() throws {
+        let shipped = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("conf/master.cf").path, encoding: .utf8)
+        let submission = freePort()
+        var smtps = freePort()
+        while smtps == submission { smtps = freePort() }
+        // Uncomment the entries meant for any client, as an administrator would, on free ports.
+        var lines: [String] = []
+        var inEntry = false
+        for line in shipped.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("#submission ") || line.hasPrefix("#smtps ") {
+                inEntry = true
+                let port = line.hasPrefix("#smtps") ? smtps : submission
+                lines.append("127.0.0.1:\(port) " + line.drop { $0 != " " }.drop { $0 == " " })
+            } else if inEntry && line.hasPrefix("#  -o ") {
+                lines.append(String(line.dropFirst()))
+            } else {
+                if !line.hasPrefix("#     ") { inEntry = false }
+                if !line.hasPrefix("smtp ") && !line.hasPrefix("smtp      inet") { lines.append(line) }
+            }
+        }
+        let (inst, _, _) = try start(master: { _ in lines.joined(separator: "\n") })
+        XCTAssertTrue(inst.run("postconf", ["-M"]).stdout.contains("127.0.0.1:\(smtps)"), inst.run("postconf", ["-M"]).stdout)
+        XCTAssertTrue(eventually { SMTPTestClient(port: submission) != nil }, inst.log)
+        let c = try XCTUnwrap(SMTPTestClient(port: submission))
+        _ = c.reply()
+        _ = c.command("EHLO client.example.org")
+        XCTAssertEqual(c.command("MAIL FROM:<a@internet.com>"), "530 5.7.0 Must issue a STARTTLS command first")
+        let s = openssl(["s_client", "-connect", "127.0.0.1:\(smtps)", "-ign_eof"], input: "QUIT\r\n")
+        XCTAssertTrue(s.output.contains("\n220 mx.example.test ESMTP Postern"), s.output)
+        XCTAssertTrue(eventually { inst.log.contains("postfix/smtps/smtpd[") }, inst.log)
+    }
+
     // MARK: configuration problems and reload
 
     func testMissingCertificateIsReportedAndNeverCrashes() throws {

@@ -45,6 +45,7 @@ enum TLSDebugLog {
     static let dumpCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, Int, Int32, Int, Int32, UnsafeMutablePointer<Int>?) -> Int = {
         bio, operation, argp, length, _, _, ret, processed in
         let done = ret > 0 ? (processed?.pointee ?? 0) : 0
+        guard done > 0 else { return Int(ret) }
         let direction: String
         switch operation {
         case Int32(BIO_CB_READ | BIO_CB_RETURN): direction = "read from"
@@ -54,7 +55,7 @@ enum TLSDebugLog {
         let bioAddress = UInt(bitPattern: bio.map { Int(bitPattern: UnsafeRawPointer($0)) } ?? 0)
         let bufferAddress = UInt(bitPattern: argp.map { Int(bitPattern: $0) } ?? 0)
         Log.info("\(direction) \(hex(bioAddress, width: 8)) [\(hex(bufferAddress, width: 8))] (\(length) bytes => \(done) (0x\(hex(UInt(done), width: 1))))")
-        if done > 0, let argp {
+        if let argp {
             argp.withMemoryRebound(to: UInt8.self, capacity: done) { dump(UnsafeBufferPointer(start: $0, count: done)) }
         }
         return Int(ret)
