@@ -15,9 +15,6 @@ public struct TLSPeerCertificate: Equatable, Sendable {
     public var fingerprint = ""
     /// Digest of the DER SubjectPublicKeyInfo, `AB:CD:…`.
     public var publicKeyFingerprint = ""
-    /// The full subject and issuer names (`/CN=…/O=…`), for verbose logs.
-    public var subject = ""
-    public var issuer = ""
 
     public init() {}
 }
@@ -50,9 +47,6 @@ public struct TLSConnectionDetails: Equatable, Sendable {
     public var verifyErrorText = ""
     /// A session resumed from a ticket or the session cache.
     public var reused = false
-    /// The server name the client asked for (server side), when it sent one. (Postfix
-    /// shows it in the summary only when tls_server_sni_maps chose a certificate for it.)
-    public var serverNameIndication: String?
 
     public init() {}
 
@@ -93,9 +87,6 @@ public struct TLSConnectionDetails: Equatable, Sendable {
         }
         reused = SSL_session_reused(ssl) == 1
         let isServer = SSL_is_server(ssl) == 1
-        if isServer, let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) {
-            serverNameIndication = String(cString: name)
-        }
         if let peer = SSL_get1_peer_certificate(ssl) {
             defer { X509_free(peer) }
             var cert = TLSPeerCertificate()
@@ -103,8 +94,6 @@ public struct TLSConnectionDetails: Equatable, Sendable {
             let issuerName = X509_get_issuer_name(peer)
             cert.issuerCN = TLSConnectionDetails.nameEntry(issuerName, NID_commonName)
             if cert.issuerCN.isEmpty { cert.issuerCN = TLSConnectionDetails.nameEntry(issuerName, NID_organizationName) }
-            cert.subject = TLSConnectionDetails.oneline(X509_get_subject_name(peer))
-            cert.issuer = TLSConnectionDetails.oneline(issuerName)
             if let digest {
                 (cert.fingerprint, cert.publicKeyFingerprint) = TLSLibrary.fingerprints(peer, digest: digest)
             }
@@ -186,12 +175,5 @@ public struct TLSConnectionDetails: Equatable, Sendable {
         let bytes = UnsafeBufferPointer(start: utf8, count: Int(length))
         guard !bytes.contains(0) else { return "" }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func oneline(_ name: OpaquePointer?) -> String {
-        guard let name else { return "" }
-        var buffer = [CChar](repeating: 0, count: 1024)
-        X509_NAME_oneline(name, &buffer, Int32(buffer.count))
-        return String(cString: buffer)
     }
 }
