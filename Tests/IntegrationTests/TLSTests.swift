@@ -375,6 +375,33 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(startTLSClient(port, ["QUIT"], ["-sigalgs", "RSA-PSS+SHA256"]).output.contains("subject=CN = mx.example.test"))
     }
 
+    func testChainFilesHoldKeysAndCertificates() throws {
+        let dir = NSTemporaryDirectory() + "postern-chain-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        var chains: [String] = []
+        for (name, ec) in [("rsa", false), ("ecdsa", true)] {
+            let pair = makeCertificate(dir, name: name, cn: "\(name).example.test", ec: ec)
+            let combined = try String(contentsOfFile: pair.key, encoding: .utf8) + String(contentsOfFile: pair.cert, encoding: .utf8)
+            try combined.write(toFile: dir + "/\(name)-chain.pem", atomically: true, encoding: .utf8)
+            chains.append(dir + "/\(name)-chain.pem")
+        }
+        let (_, port, _) = try start(["smtpd_tls_chain_files = \(chains.joined(separator: ", "))"], certificate: false)
+        XCTAssertTrue(startTLSClient(port, ["QUIT"], ["-sigalgs", "ECDSA+SHA256"]).output.contains("subject=CN = ecdsa.example.test"))
+        XCTAssertTrue(startTLSClient(port, ["QUIT"], ["-sigalgs", "RSA-PSS+SHA256"]).output.contains("subject=CN = rsa.example.test"))
+    }
+
+    func testStartTLSTimeLimit() throws {
+        let (inst, port, _) = try start(["smtpd_starttls_timeout = 1s"])
+        let c = try XCTUnwrap(SMTPTestClient(port: port))
+        _ = c.reply()
+        XCTAssertEqual(c.command("STARTTLS"), "220 2.0.0 Ready to start TLS")
+        XCTAssertNil(c.connection.readLine(), "the server gives up the silent handshake")
+        XCTAssertTrue(eventually { inst.log.contains("SSL_accept error from localhost[127.0.0.1]: Connection timed out") }, inst.log)
+        XCTAssertTrue(eventually { inst.log.contains("lost connection after STARTTLS from localhost[127.0.0.1]") }, inst.log)
+    }
+
     func testLogLevelTwoShowsTheHandshake() throws {
         let (inst, port, _) = try start(["smtpd_tls_loglevel = 2"])
         _ = startTLSClient(port, ["QUIT"])
