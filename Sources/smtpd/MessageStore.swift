@@ -15,6 +15,10 @@ struct EnvelopeInfo {
     var dsnRet: String?
     var saslMethod: String?
     var saslUsername: String?
+    /// The Received: header's `with` word (ESMTPS, ESMTPSA; protocolName when nil) and its
+    /// TLS comment lines (SessionTLS.swift).
+    var receivedProtocol: String?
+    var receivedComments: [String] = []
     var arrivalSeconds = 0
     var arrivalMicros = 0
 }

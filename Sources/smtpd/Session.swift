@@ -14,6 +14,8 @@ enum NextInput: Equatable {
     case chunk(Int, last: Bool)
     /// Close after sending the replies.
     case disconnect
+    /// Send the replies, drop unread input and run the TLS handshake (STARTTLS).
+    case startTLS
 }
 
 struct SessionOutcome {
@@ -53,6 +55,8 @@ final class SMTPSession {
     var authExchange: AuthExchange?
     /// What TLS negotiated on this connection (SessionTLS.swift).
     var tls = TLSSessionState()
+    /// This process's TLS set-up (SessionTLS.swift).
+    var tlsServer = SMTPDTLS.disabled
     /// The master.cf service name, for anvil idents and log lines.
     var serviceName = "smtp"
     /// The local end of the connection.
@@ -95,9 +99,13 @@ final class SMTPSession {
 
     // MARK: greeting and commands
 
+    /// The `connect from` line, first of all (before a wrapper-mode handshake).
+    func connected() {
+        log.connect(client)
+    }
+
     /// The 220 banner, or the client list's refusal when smtpd_delay_reject = no.
     func greeting() -> SessionOutcome {
-        log.connect(client)
         if let refusal = connectionLimit() {
             return SessionOutcome(replies: [refusal], next: .disconnect)
         }
@@ -132,6 +140,7 @@ final class SMTPSession {
             if refusal.code == 421 || refusal.code == 521 { return finish(refusal, command: verb) }
             return finish(SMTPReply(503, "5.7.0", "Error: access denied for \(client.nameAddress)"), command: verb)
         }
+        if let refusal = tlsGate(verb) { return refusal }
         lastCommand = verb
         var outcome: SessionOutcome
         switch verb {

@@ -110,6 +110,8 @@ extension SMTPSession {
         transactionCount += 1
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
+        info.receivedProtocol = receivedProtocolName
+        info.receivedComments = receivedTLSComments
         sender = path.address
         envelope = info
         declaredSize = sizeGiven

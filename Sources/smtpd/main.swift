@@ -3,7 +3,9 @@
 import Glibc
 import Shared
 
-let runtime = ServiceRuntime(program: "smtpd")
+// Certificates and keys are read while the process still has its privileges.
+var tlsSetup = SMTPDTLS.disabled
+let runtime = ServiceRuntime(program: "smtpd") { tlsSetup = SMTPDTLS(config: $0.config, serviceName: $0.serviceName) }
 let settings = SMTPDSettings(runtime.config)
 let restrictions: Restrictions
 do {
@@ -41,6 +43,7 @@ SingleServer.run(runtime) { fd in
     session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
     session.serviceName = runtime.serviceName
     session.limits = clientLimits
+    session.tlsServer = tlsSetup
     session.serverAddress = local ?? ""
     session.serverPort = localEnd?.port ?? 0
     Connection(descriptor: fd, session: session, settings: settings).run()

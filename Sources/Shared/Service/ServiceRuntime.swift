@@ -22,7 +22,9 @@ public final class ServiceRuntime {
     public let maxIdle: Int
 
     /// Sets up a daemon started by the master. Exits with a fatal error when run by hand.
-    public init(program: String) {
+    /// BEFOREPRIVILEGEDROP runs with the configuration read and logging set up, while the
+    /// process still has its privileges and sees the whole file system (TLS keys).
+    public init(program: String, beforePrivilegeDrop: ((ServiceRuntime) -> Void)? = nil) {
         self.program = program
         Log.tag = "postfix/" + program
         postern_ignore_signal(SIGPIPE)
@@ -75,6 +77,7 @@ public final class ServiceRuntime {
         listenDescriptors = (0..<Int32(listenCount)).map { ServiceFD.firstListen + $0 }
         maxUse = config.int("max_use")
         maxIdle = config.seconds("max_idle")
+        beforePrivilegeDrop?(self)
         enterQueueDirectory()
     }
 
