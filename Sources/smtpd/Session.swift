@@ -62,6 +62,8 @@ final class SMTPSession {
     var content = ContentState()
     /// Asks for a deferred-mail flush for ETRN; false when that failed.
     var flushSite: (String) -> Bool = { _ in true }
+    /// What the access checks remember across commands (CheckState.swift).
+    let checks = CheckState()
 
     init(settings: SMTPDSettings, restrictions: Restrictions, store: MessageStore, client: ClientIdentity) {
         self.settings = settings
@@ -80,6 +82,7 @@ final class SMTPSession {
         ctx.serverAddress = serverAddress
         ctx.serverPort = serverPort
         ctx.protocolState = lastCommand
+        ctx.checks = checks
         return ctx
     }
 
@@ -144,6 +147,7 @@ final class SMTPSession {
             log.count("unknown", ok: false)
             return finish(SMTPReply(500, "5.5.2", "Error: command not recognized"), command: "UNKNOWN")
         }
+        if let last = outcome.replies.last, last.code == 421 || last.code == 521 { outcome.next = .disconnect }
         let ok = outcome.replies.last.map { $0.code < 400 } ?? true
         log.count(verb.lowercased(), ok: ok)
         if ["HELO", "EHLO", "RSET", "NOOP", "VRFY", "ETRN"].contains(verb) {
@@ -212,5 +216,6 @@ final class SMTPSession {
         declaredSize = 0
         bdatActive = false
         content = ContentState()
+        checks.resetTransaction()
     }
 }
