@@ -46,6 +46,7 @@ final class Connection {
                 handle(error)
                 return
             }
+            session.notePipelining(line, unread: stream.unreadInput)
             var outcome = session.command(line)
             switch outcome.next {
             case .command:

@@ -72,6 +72,8 @@ final class SMTPSession {
     /// this session accepted.
     var instance = ""
     var transactionCount = 0
+    /// What the access checks remember across commands (CheckState.swift).
+    let checks = CheckState()
 
     init(settings: SMTPDSettings, restrictions: Restrictions, store: MessageStore, client: ClientIdentity) {
         self.settings = settings
@@ -92,6 +94,7 @@ final class SMTPSession {
         ctx.protocolState = lastCommand
         ctx.recipientCount = recipients.count
         ctx.instance = instance
+        ctx.checks = checks
         return ctx
     }
 
@@ -161,6 +164,7 @@ final class SMTPSession {
             log.count("unknown", ok: false)
             return finish(SMTPReply(500, "5.5.2", "Error: command not recognized"), command: "UNKNOWN")
         }
+        if let last = outcome.replies.last, last.code == 421 || last.code == 521 { outcome.next = .disconnect }
         let ok = outcome.replies.last.map { $0.code < 400 } ?? true
         log.count(verb.lowercased(), ok: ok)
         if ["HELO", "EHLO", "RSET", "NOOP", "VRFY", "ETRN"].contains(verb) {
@@ -230,5 +234,6 @@ final class SMTPSession {
         declaredSize = 0
         bdatActive = false
         content = ContentState()
+        checks.resetTransaction()
     }
 }

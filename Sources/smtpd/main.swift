@@ -27,7 +27,7 @@ do {
 }
 
 SingleServer.run(runtime) { fd in
-    let client = ClientIdentity.of(fd)
+    let client = ClientIdentity.of(fd, config: runtime.config)
     let localEnd = Sockets.localAddress(fd)
     let local = localEnd?.host
     let addHeaders = rewriteClients.contains { rule in
