@@ -3,7 +3,8 @@
 // check_sender_access, check_recipient_access, check_etrn_access, check_sasl_access
 // and check_ccert_access look up their keys in Postfix's order (AccessMap.swift) and
 // turn the first value found into a decision; check_policy_service answers go through
-// the same translation. Address-class DSNs in table texts are fixed up per object
+// the same translation. PREPEND keeps its header for the message, where it goes above
+// smtpd's Received: header. Address-class DSNs in table texts are fixed up per object
 // (smtpd_dsn_fix.c, reference §4.1).
 import Shared
 
@@ -146,13 +147,13 @@ extension Restrictions {
             logWhatsup("bcc", "<\(name)>: \(what) triggers BCC \(address)", ctx)
             unsupportedAction("BCC", ctx)
             return .dunno
-        case .prepend:
+        case .prepend(let header):
             guard ctx.sender != nil || warnSkipped(table, "PREPEND") else { return .dunno }
             if ctx.protocolState == "END-OF-MESSAGE" {
                 Log.warning("access table \(table): action PREPEND must be used before smtpd_end_of_data_restrictions")
                 return .dunno
             }
-            unsupportedAction("PREPEND", ctx)
+            ctx.checks.prependedHeaders.append(header)
             return .dunno
         case .malformed(let reason):
             Log.warning("access table \(table) entry \"\(datum)\" \(reason)")

@@ -3,7 +3,8 @@
 // failed temporarily (a later permit becomes that 4xx; a later 5xx reject becomes it),
 // which protocol stage raised defer_if_permit, warn_if_reject's reach, the recursion
 // depth of restriction classes, DISCARD, the duplicate suppression of the unlisted
-// sender/recipient checks, and whether the client pipelined where it may not.
+// sender/recipient checks, whether the client pipelined where it may not, and the
+// headers PREPEND actions add to the message.
 
 /// Why a reply refuses: only policy and protocol refusals can become warnings.
 enum ErrorClass {
@@ -38,8 +39,11 @@ final class CheckState {
     var senderListChecked = false
     /// The client sent commands ahead where RFC 2920 does not allow it.
     var improperPipelining = false
-    /// HOLD, FILTER, REDIRECT, BCC and PREPEND actions taken in this transaction.
+    /// HOLD, FILTER, REDIRECT and BCC actions taken in this transaction.
     var actions: [String] = []
+    /// Headers that PREPEND actions asked for in this transaction, in order; they go
+    /// above smtpd's Received: header.
+    var prependedHeaders: [String] = []
 
     /// Before each stage's lists (SMTPD_CHECK_RESET).
     func resetStage() {
@@ -52,5 +56,6 @@ final class CheckState {
     func resetTransaction() {
         discard = false
         actions = []
+        prependedHeaders = []
     }
 }

@@ -41,8 +41,9 @@ enum ContentRefusal: Error, Equatable {
 protocol MessageTransaction: AnyObject {
     var queueID: String { get }
     func addRecipient(_ address: String, originalRecipient: String?, notify: String?) throws
-    /// Called once before the first content line; RECIPIENTS is the final list.
-    func beginContent(recipients: [String]) throws
+    /// Called once before the first content line; RECIPIENTS is the final list and
+    /// PREPENDEDHEADERS go above the Received: header (access and policy PREPEND actions).
+    func beginContent(recipients: [String], prependedHeaders: [String]) throws
     /// One line of content without its line end, dot-unstuffed.
     func contentLine(_ line: ArraySlice<UInt8>) throws
     /// Makes the message durable; returns the Message-ID cleanup logged (or "").

@@ -70,7 +70,7 @@ final class QueueTransaction: MessageTransaction {
         }
     }
 
-    func beginContent(recipients: [String]) throws {
+    func beginContent(recipients: [String], prependedHeaders: [String]) throws {
         var protocolName = info.receivedProtocol ?? info.protocolName
         if info.smtputf8 { protocolName = "UTF8SMTP" + protocolName.dropFirst(protocolName.hasPrefix("ESMTP") ? 5 : 4) }
         let received = ReceivedHeader.smtp(
@@ -80,7 +80,8 @@ final class QueueTransaction: MessageTransaction {
             commentLines: info.receivedComments)
         let message = CleanupMessage(
             queueID: writer.queueID, queueFileTime: writer.creationTime.seconds, arrivalTime: info.arrivalSeconds,
-            sender: info.sender, addMissingHeaders: store.addMissingHeaders, receivedHeader: received)
+            sender: info.sender, addMissingHeaders: store.addMissingHeaders, receivedHeader: received,
+            prependedHeaders: prependedHeaders)
         cleanup = Cleanup(settings: store.cleanupSettings, message: message, output: writer)
     }
 

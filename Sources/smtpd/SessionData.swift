@@ -34,7 +34,7 @@ extension SMTPSession {
 
     func startContent() -> SMTPReply? {
         do {
-            try transaction?.beginContent(recipients: recipients)
+            try transaction?.beginContent(recipients: recipients, prependedHeaders: checks.prependedHeaders)
         } catch {
             Log.warning("\(transaction?.queueID ?? "NOQUEUE"): queue file write error: \(error)")
             resetTransaction()

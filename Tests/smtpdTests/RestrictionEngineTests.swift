@@ -135,6 +135,23 @@ final class RestrictionEngineTests: XCTestCase {
                        "451 4.3.5 Server configuration error")
     }
 
+    func testPrependAddsHeadersToTheTransaction() throws {
+        let s = try session("""
+            smtpd_sender_restrictions = check_sender_access inline:{ {a@example.org = PREPEND X-Sender-Tag: one} }
+            smtpd_recipient_restrictions = reject_unauth_destination,
+                check_recipient_access inline:{ {alice@example.test = PREPEND X-Rcpt-Tag: two}, {bob@example.test = PREPEND no header} }
+            """)
+        XCTAssertEqual(dialog(s, ["EHLO c.example.org", "MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>", "RCPT TO:<bob@example.test>",
+                                  "DATA"]),
+                       ["250 CHUNKING", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>"])
+        XCTAssertEqual(store.transactions.last?.prepended, ["X-Sender-Tag: one", "X-Rcpt-Tag: two", "X-Sender-Tag: one"],
+                       "with smtpd_delay_reject the sender list runs again at each RCPT, and prepends again, as in Postfix")
+        _ = s.endOfData()
+        XCTAssertEqual(dialog(s, ["MAIL FROM:<c@example.org>", "RCPT TO:<bob@example.test>", "DATA"]).last,
+                       "354 End data with <CR><LF>.<CR><LF>")
+        XCTAssertEqual(store.transactions.last?.prepended, [], "a new transaction starts without them")
+    }
+
     func testDelayRejectNoChecksEachCommand() throws {
         let s = try session("""
             smtpd_delay_reject = no

@@ -10,6 +10,7 @@ final class FakeTransaction: MessageTransaction {
     var recipients: [String] = []
     var originals: [String?] = []
     var lines: [String] = []
+    var prepended: [String] = []
     var committed = false
     var aborted = false
     var failWith: Error?
@@ -19,7 +20,7 @@ final class FakeTransaction: MessageTransaction {
         recipients.append(address)
         originals.append(originalRecipient)
     }
-    func beginContent(recipients: [String]) throws {}
+    func beginContent(recipients: [String], prependedHeaders: [String]) throws { prepended = prependedHeaders }
     func contentLine(_ line: ArraySlice<UInt8>) throws {
         if let e = failWith { throw e }
         lines.append(String(decoding: line, as: UTF8.self))

@@ -1,7 +1,8 @@
 // In-process cleanup (Postfix's cleanup(8) header and body pass, cleanup_message.c and
 // mime_state.c) as a streaming state machine: smtpd and pickup feed it the message one
 // line at a time (dot-unstuffed, without line end; long lines may come in pieces) and it
-// writes the content to the queue file as it goes. It puts the Received: header first,
+// writes the content to the queue file as it goes. It puts the Received: header first
+// (under the headers smtpd's PREPEND actions asked for, as smtpd.c writes them),
 // normalises `Name :` to `Name:`, drops message_drop_headers, discards continuation
 // lines of a header past header_size_limit, counts Received: headers against
 // hopcount_limit, adds missing Message-Id:/Date:/From: (and their Resent- forms) at the
@@ -102,14 +103,21 @@ public struct Cleanup {
         }
     }
 
-    /// Puts the Received: header first, through the same path as the client's headers.
+    /// Puts the prepended headers and then the Received: header first, through the same
+    /// path as the client's headers.
     mutating func start() throws {
         started = true
-        var header = message.receivedHeader
-        try header.withUTF8 { text in
+        for header in message.prependedHeaders { try feedLines(header) }
+        try feedLines(message.receivedHeader)
+    }
+
+    /// Feeds each LF-separated line of TEXT.
+    mutating func feedLines(_ text: String) throws {
+        var text = text
+        try text.withUTF8 { bytes in
             var lineStart = 0
-            for end in 0...text.count where end == text.count || text[end] == 10 {
-                if end > lineStart { try feed(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[lineStart..<end]))) }
+            for end in 0...bytes.count where end == bytes.count || bytes[end] == 10 {
+                if end > lineStart { try feed(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[lineStart..<end]))) }
                 lineStart = end + 1
             }
         }

@@ -88,10 +88,13 @@ public struct CleanupMessage {
     public var addMissingHeaders: Bool
     /// The Received: header to put first (see ReceivedHeader), lines joined with LF.
     public var receivedHeader: String
+    /// Headers to put above the Received: header, in order: what smtpd's access tables
+    /// and policy servers asked for with PREPEND.
+    public var prependedHeaders: [String]
 
     /// The facts of one message.
     public init(queueID: String, queueFileTime: Int, arrivalTime: Int, sender: String, fullName: String? = nil,
-                addMissingHeaders: Bool, receivedHeader: String) {
+                addMissingHeaders: Bool, receivedHeader: String, prependedHeaders: [String] = []) {
         self.queueID = queueID
         self.queueFileTime = queueFileTime
         self.arrivalTime = arrivalTime
@@ -99,6 +102,7 @@ public struct CleanupMessage {
         self.fullName = fullName
         self.addMissingHeaders = addMissingHeaders
         self.receivedHeader = receivedHeader
+        self.prependedHeaders = prependedHeaders
     }
 }
 

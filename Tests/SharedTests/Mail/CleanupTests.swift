@@ -2,7 +2,7 @@
 // headers, `Name :` normalised, folding kept, header_size_limit, a first non-header line
 // starting the body, missing headers (and Resent- forms) for clients that may have them,
 // Message-Id reporting, hop and size limits, lines fed in pieces, writing to a real
-// queue file.
+// queue file, and PREPEND headers above the Received: header.
 import Glibc
 import XCTest
 
@@ -15,9 +15,10 @@ final class CleanupTests: XCTestCase {
     static let messageID = "<20261125114043.E173FF7C139@mx.example.test>"
     static let added = "Message-Id: \(messageID)\nDate: Wed, 25 Nov 2026 11:40:43 +0000 (UTC)\nFrom: sender@example.org\n"
 
-    static func message(sender: String = "sender@example.org", fullName: String? = nil, addMissing: Bool = true) -> CleanupMessage {
+    static func message(sender: String = "sender@example.org", fullName: String? = nil, addMissing: Bool = true,
+                        prepended: [String] = []) -> CleanupMessage {
         CleanupMessage(queueID: "E173FF7C139", queueFileTime: 1_795_606_843, arrivalTime: 1_795_606_843, sender: sender,
-                       fullName: fullName, addMissingHeaders: addMissing, receivedHeader: received)
+                       fullName: fullName, addMissingHeaders: addMissing, receivedHeader: received, prependedHeaders: prepended)
     }
 
     static let settings = CleanupSettings(myhostname: "mx.example.test")
@@ -114,6 +115,10 @@ final class CleanupTests: XCTestCase {
         Case(name: "undisclosed_recipients_header not with Cc:",
              settings: CleanupSettings(myhostname: "mx.example.test", undisclosedRecipientsHeader: "To: undisclosed-recipients:;"),
              input: ["cc: c@example.net", ""], output: r + "cc: c@example.net\n" + added + "\n", messageID: messageID),
+        Case(name: "PREPEND headers go above the Received: header, in order",
+             message: message(addMissing: false, prepended: ["Received-SPF: pass (example.org: 192.0.2.1 is authorized)", "X-Tag : b"]),
+             input: ["Subject: s", "", "body"],
+             output: "Received-SPF: pass (example.org: 192.0.2.1 is authorized)\nX-Tag: b\n" + r + "Subject: s\n\nbody\n"),
         Case(name: "a folded Message-ID is reported unfolded",
              message: message(addMissing: false), input: ["Message-ID:", "  <folded@example.org>", ""],
              output: r + "Message-ID:\n  <folded@example.org>\n\n", messageID: "<folded@example.org>"),
