@@ -68,8 +68,8 @@ final class SMTPSession {
     var flushSite: (String) -> Bool = { _ in true }
     /// The anvil limits of this process (SessionLimits.swift); nil = none set.
     var limits: ClientLimits?
-    /// The current MAIL transaction's id for policy servers, and how many MAIL commands
-    /// this session accepted.
+    /// The current MAIL transaction's id for policy servers ("" outside a transaction),
+    /// and how many MAIL commands this session accepted.
     var instance = ""
     var transactionCount = 0
     /// What the access checks remember across commands (CheckState.swift).
@@ -88,7 +88,7 @@ final class SMTPSession {
         ctx.saslSender = saslSender
         ctx.tls = tls
         ctx.queueID = transaction?.queueID
-        ctx.size = content.active || content.bytes > 0 ? content.bytes : declaredSize
+        ctx.size = content.active || content.bytes > 0 ? content.receivedSize : declaredSize
         ctx.serverAddress = serverAddress
         ctx.serverPort = serverPort
         ctx.protocolState = lastCommand
@@ -234,6 +234,7 @@ final class SMTPSession {
         declaredSize = 0
         bdatActive = false
         content = ContentState()
+        instance = ""
         checks.resetTransaction()
     }
 }

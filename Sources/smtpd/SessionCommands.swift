@@ -98,8 +98,10 @@ extension SMTPSession {
         if !settings.delayReject {
             var ctx = context
             ctx.sender = path.address
+            ctx.size = sizeGiven
             if let refusal = restrictions.checkSender(ctx) {
                 log.reject("MAIL", client, refusal, ctx, queueID: nil, recipient: nil)
+                checks.resetTransaction()
                 return SessionOutcome(replies: [refusal])
             }
         }

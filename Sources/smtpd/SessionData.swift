@@ -8,12 +8,18 @@ struct ContentState {
     var active = false
     /// Content bytes received (LF line ends counted as one byte).
     var bytes = 0
+    /// Content lines received.
+    var lines = 0
     var failure: ContentRefusal?
     /// A refusal to send once the current BDAT chunk has been read and discarded.
     var chunkError: SMTPReply?
     /// BDAT: the end of the last chunk when it did not end with a line end.
     var partialLine: [UInt8] = []
     var chunkTotal = 0
+
+    /// The size policy servers see at END-OF-MESSAGE: each line with a CRLF ending, as
+    /// Postfix counts it while receiving.
+    var receivedSize: Int { bytes + lines }
 }
 
 extension SMTPSession {
@@ -56,6 +62,7 @@ extension SMTPSession {
     /// One content line (no line end, dot-unstuffed).
     func contentLine(_ line: ArraySlice<UInt8>) {
         content.bytes += line.count + 1
+        content.lines += 1
         guard content.failure == nil else { return }
         if settings.messageSizeLimit > 0 && content.bytes > settings.messageSizeLimit {
             content.failure = .tooBig
