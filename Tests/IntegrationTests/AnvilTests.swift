@@ -185,6 +185,21 @@ final class AnvilTests: XCTestCase {
         XCTAssertEqual(probe.request("lookup", "127.0.0.1:\(port):127.0.0.1"), "status=0\ncount=0\nrate=0\nmail=0\nrcpt=0\nnewtls=0\nauth=0\n\n")
     }
 
+    func testMynetworksAreExemptByDefault() throws {
+        // smtpd_client_event_limit_exceptions defaults to $mynetworks.
+        let (inst, port) = try smtpInstance(["mynetworks = 127.0.0.0/8", "smtpd_client_connection_rate_limit = 1",
+                                             "smtpd_client_message_rate_limit = 1"])
+        for _ in 0..<3 {
+            let c = try XCTUnwrap(SMTPTestClient(port: port))
+            XCTAssertEqual(c.reply()?.code, 220)
+            XCTAssertEqual(c.command("MAIL FROM:<a@example.org>"), "250 2.1.0 Ok")
+            XCTAssertEqual(c.command("RSET"), "250 2.0.0 Ok")
+            XCTAssertEqual(c.command("MAIL FROM:<a@example.org>"), "250 2.1.0 Ok")
+            XCTAssertEqual(c.command("QUIT"), "221 2.0.0 Bye")
+        }
+        XCTAssertFalse(inst.log.contains("limit exceeded"), inst.log)
+    }
+
     func testSmtpdGoesOnWhenAnvilIsKilledOrMissing() throws {
         let (inst, port) = try smtpInstance(["smtpd_client_message_rate_limit = 100"])
         let warm = try XCTUnwrap(SMTPTestClient(port: port))
