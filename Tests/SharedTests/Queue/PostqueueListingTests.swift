@@ -18,6 +18,13 @@ final class PostqueueListingTests: XCTestCase {
         tzset()
     }
 
+    /// TZ must not leak into later tests (spawn's export_environment passes it on).
+    override func tearDown() {
+        unsetenv("TZ")
+        tzset()
+        super.tearDown()
+    }
+
     func entry(_ queue: String, _ id: String, size: Int, sender: String, forced: Bool = false,
                _ recipients: [(String, String?)]) -> QueueListingEntry {
         QueueListingEntry(queueName: queue, queueID: id, arrivalTime: arrival, messageSize: size, forcedExpire: forced,
