@@ -8,7 +8,8 @@
 // the Received-SPF header the policy PREPENDs; a server that is down or never answers
 // gives `451 4.3.5 … Server configuration problem` and a warning without wedging smtpd,
 // and default_action=DUNNO lets mail through; a recording Python server shows the
-// protocol_state and attributes of each stage's request with smtpd_delay_reject=no.
+// protocol_state and attributes of each stage's request with smtpd_delay_reject=no, and
+// the client list's request at RCPT with the default smtpd_delay_reject=yes.
 import Foundation
 import XCTest
 
