@@ -15,6 +15,8 @@ struct EnvelopeInfo {
     var dsnRet: String?
     var saslMethod: String?
     var saslUsername: String?
+    /// MAIL FROM's AUTH= address, for an authenticated client.
+    var saslSender: String?
     var arrivalSeconds = 0
     var arrivalMicros = 0
 }

@@ -6,7 +6,9 @@ import Shared
 let runtime = ServiceRuntime(program: "smtpd")
 let settings = SMTPDSettings(runtime.config)
 let restrictions: Restrictions
+let saslSetup: SMTPDSASL?
 do {
+    saslSetup = try SMTPDSASL.load(runtime.config)
     restrictions = try Restrictions(config: runtime.config, settings: settings)
     try restrictions.sanityCheck()
     restrictions.localRecipientExists = try LocalRecipients.lookup(runtime.config)
@@ -41,5 +43,6 @@ SingleServer.run(runtime) { fd in
     session.serviceName = runtime.serviceName
     session.serverAddress = local ?? ""
     session.serverPort = localEnd?.port ?? 0
+    session.sasl = saslSetup.map(SessionSASL.init)
     Connection(descriptor: fd, session: session, settings: settings).run()
 }
