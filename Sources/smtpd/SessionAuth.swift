@@ -32,7 +32,8 @@ final class SMTPDSASL {
         guard config.bool("smtpd_sasl_auth_enable") else { return nil }
         let limit = config.int("smtpd_sasl_response_limit")
         guard limit >= 12288 else {
-            throw ConfigError("invalid smtpd_sasl_response_limit parameter value \(limit) < 12288")
+            let origin = config.origin("smtpd_sasl_response_limit")
+            throw ConfigError("\(origin): invalid smtpd_sasl_response_limit parameter value \(limit) < 12288")
         }
         let factory = try SASLServerFactory(SASLServerSettings(config: config))
         let level = config.value("smtpd_tls_security_level")

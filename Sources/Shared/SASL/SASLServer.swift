@@ -98,18 +98,24 @@ public struct SASLServerSettings {
     /// smtpd_sasl_mechanism_filter.
     public var mechanismFilter = SASLMechanismFilter("!external, static:rest")
 
-    public init() {}
-
-    /// Reads the parameters; a bad security option list is a configuration error.
+    /// Reads the parameters; a bad security option list is a configuration error naming
+    /// where it was set.
     public init(config: MainConfig) throws {
+        func options(_ name: String) throws -> SASLSecurityOptions {
+            do {
+                return try SASLSecurityOptions(parsing: config.value(name))
+            } catch {
+                throw ConfigError("\(config.origin(name)): \(name): \(error)")
+            }
+        }
         type = config.value("smtpd_sasl_type")
         path = config.value("smtpd_sasl_path")
         cyrusConfigPath = config.value("cyrus_sasl_config_path")
         service = config.value("smtpd_sasl_service")
         realm = config.value("smtpd_sasl_local_domain")
         myhostname = config.value("myhostname")
-        security = try SASLSecurityOptions(parsing: config.value("smtpd_sasl_security_options"))
-        tlsSecurity = try SASLSecurityOptions(parsing: config.value("smtpd_sasl_tls_security_options"))
+        security = try options("smtpd_sasl_security_options")
+        tlsSecurity = try options("smtpd_sasl_tls_security_options")
         mechanismFilter = SASLMechanismFilter(config.value("smtpd_sasl_mechanism_filter"))
     }
 }
