@@ -227,6 +227,42 @@ final class SASLTests: XCTestCase {
                        "535 5.7.8 Error: authentication failed: encryption needed to use mechanism")
     }
 
+    func testEnabledForOneServiceWithDashO() throws {
+        let directory = NSTemporaryDirectory() + "postern-sasldb-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        cleanups.append { try? FileManager.default.removeItem(atPath: directory) }
+        let db = directory + "/sasldb2"
+        XCTAssertEqual(runProgram("/usr/sbin/saslpasswd2", ["-f", db, "-p", "-c", "-u", "mx.example.test", "dbuser"], input: "Aux-Secret-5").status, 0)
+        chmod(db, 0o644)
+        let (smtp, submission) = (freePort(), freePort())
+        let inst = try TestInstance(masterCF: """
+            127.0.0.1:\(smtp) inet n - n - - smtpd
+            127.0.0.1:\(submission) inet n - n - - smtpd
+              -o syslog_name=postfix/submission
+              -o smtpd_sasl_auth_enable=yes
+              -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+
+            """, main: ["mydestination = $myhostname", "mynetworks = 10.9.9.9/32", "alias_maps =", "smtpd_error_sleep_time = 0",
+                        "cyrus_sasl_config_path = $config_directory/sasl"])
+        instances.append(inst)
+        try FileManager.default.createDirectory(atPath: inst.etc + "/sasl", withIntermediateDirectories: true)
+        try inst.writeFile("sasl/smtpd.conf", "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: \(db)\nmech_list: PLAIN\n")
+        inst.start()
+        let plainPort = try connect(smtp)
+        XCTAssertFalse(ehlo(plainPort).contains { $0.hasPrefix("AUTH") })
+        XCTAssertEqual(plainPort.command("AUTH PLAIN \(plain("dbuser", "Aux-Secret-5"))"), "503 5.5.1 Error: authentication not enabled")
+        let c = try connect(submission)
+        XCTAssertTrue(ehlo(c).contains("AUTH PLAIN"))
+        XCTAssertEqual(c.command("MAIL FROM:<dbuser@example.test>"), "250 2.1.0 Ok")
+        XCTAssertEqual(c.command("RCPT TO:<someone@elsewhere.example.net>"), "554 5.7.1 <someone@elsewhere.example.net>: Recipient address rejected: Access denied")
+        XCTAssertEqual(c.command("RSET"), "250 2.0.0 Ok")
+        XCTAssertEqual(c.command("AUTH PLAIN \(plain("dbuser", "Aux-Secret-5"))"), "235 2.7.0 Authentication successful")
+        XCTAssertEqual(c.command("MAIL FROM:<dbuser@example.test>"), "250 2.1.0 Ok")
+        XCTAssertEqual(c.command("RCPT TO:<someone@elsewhere.example.net>"), "250 2.1.5 Ok")
+        XCTAssertTrue(eventually { inst.log.contains("postfix/submission/smtpd[") }, inst.log)
+    }
+
     // MARK: Dovecot
 
     func testDovecotAuthServer() throws {
