@@ -198,6 +198,7 @@ final class SMTPSession {
 
     /// The disconnect line, once the session is over.
     func end() {
+        authAbandoned()
         resetTransaction()
         log.disconnect(client)
     }

@@ -158,6 +158,13 @@ extension SMTPSession {
         return outcome
     }
 
+    /// The session ended inside an exchange: the AUTH did not succeed.
+    func authAbandoned() {
+        guard authExchange != nil else { return }
+        authExchange = nil
+        log.count("auth", ok: false, adjustLast: true)
+    }
+
     /// Turns a step into the reply; a challenge keeps the exchange open.
     func authOutcome(_ step: SASLStep, _ exchange: AuthExchange) -> SessionOutcome {
         let mechanism = exchange.mechanism

@@ -150,6 +150,12 @@ final class SessionAuthTests: XCTestCase {
         XCTAssertEqual(dialog(s, ["EHLO c", "AUTH LOGIN", user, password]).suffix(3),
                        ["334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6", "235 2.7.0 Authentication successful"])
         XCTAssertEqual(s.saslMethod, "LOGIN")
+
+        let lost = try session()
+        _ = dialog(lost, ["EHLO c", "AUTH LOGIN"])
+        lost.end()
+        XCTAssertEqual(lost.log.total["auth"], 1)
+        XCTAssertEqual(lost.log.ok["auth"], 0, "an exchange cut off counts as a failed AUTH: auth=0/1")
     }
 
     func testFailuresAbortAndTheirCounts() throws {
