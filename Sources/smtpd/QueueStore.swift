@@ -75,15 +75,13 @@ final class QueueTransaction: MessageTransaction {
     }
 
     func beginContent(recipients: [String]) throws {
-        var protocolName = info.protocolName
+        var protocolName = info.receivedProtocol ?? info.protocolName
         if info.smtputf8 { protocolName = "UTF8SMTP" + protocolName.dropFirst(protocolName.hasPrefix("ESMTP") ? 5 : 4) }
-        // RFC 3848: an authenticated ESMTP session is ESMTPA (ESMTPSA under TLS); HELO stays SMTP.
-        if info.saslUsername != nil && protocolName != "SMTP" && !protocolName.hasSuffix("A") { protocolName += "A" }
         let received = ReceivedHeader.smtp(
             heloName: info.helo, clientName: info.client.name, clientAddress: info.client.address, protocolName: protocolName,
             myhostname: store.settings.myhostname, mailName: store.settings.mailName, queueID: writer.queueID,
             recipient: recipients.count == 1 ? recipients[0] : nil, time: Clock.now().seconds,
-            authenticatedSender: store.authenticatedHeader ? info.saslUsername : nil)
+            commentLines: info.receivedComments, authenticatedSender: store.authenticatedHeader ? info.saslUsername : nil)
         let message = CleanupMessage(
             queueID: writer.queueID, queueFileTime: writer.creationTime.seconds, arrivalTime: info.arrivalSeconds,
             sender: info.sender, addMissingHeaders: store.addMissingHeaders, receivedHeader: received)

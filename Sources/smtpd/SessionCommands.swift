@@ -106,8 +106,12 @@ extension SMTPSession {
         let now = Clock.now()
         info.arrivalSeconds = now.seconds
         info.arrivalMicros = now.micros
+        instance = PolicyRequest.instance(pid: getpid(), seconds: now.seconds, micros: now.micros, sequence: transactionCount)
+        transactionCount += 1
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
+        info.receivedProtocol = receivedProtocolName
+        info.receivedComments = receivedTLSComments
         sender = path.address
         saslSender = info.saslSender
         envelope = info
@@ -192,7 +196,7 @@ extension SMTPSession {
         if let refusal = recipientRateLimit() { return SessionOutcome(replies: [refusal]) }
         var ctx = context
         ctx.recipient = address
-        if case .reject(let reply) = restrictions.rejectUnlisted(ctx, address) {
+        if let reply = restrictions.checkRecipient(ctx) {
             log.reject("VRFY", client, reply, ctx, queueID: nil, recipient: address)
             return SessionOutcome(replies: [reply])
         }
@@ -204,6 +208,10 @@ extension SMTPSession {
         if inTransaction { return SessionOutcome(replies: [SMTPReply(503, nil, "Error: MAIL transaction in progress")]) }
         guard !argument.isEmpty else { return SessionOutcome(replies: [SMTPReply(500, nil, "Syntax: ETRN domain")]) }
         let site = argument.hasPrefix("@") || argument.hasPrefix("#") ? String(argument.dropFirst()) : argument
+        if let refusal = restrictions.checkETRN(context, domain: site) {
+            log.reject("ETRN", client, refusal, context, queueID: nil, recipient: nil)
+            return SessionOutcome(replies: [refusal])
+        }
         return SessionOutcome(replies: [flushSite(site) ? SMTPReply(250, nil, "Queuing started") : SMTPReply(458, nil, "Unable to queue messages")])
     }
 }

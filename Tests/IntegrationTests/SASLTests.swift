@@ -4,7 +4,8 @@
 // private Dovecot auth server. Checked: the EHLO keyword, AUTH PLAIN (initial response
 // and 334 continuation) and LOGIN, wrong passwords (535 and the warning fail2ban reads),
 // `*`, relay allowed only after AUTH, sender login mismatch (both texts), the client= log
-// line, and `with ESMTPA` plus `(Authenticated sender: …)` in the delivered message.
+// line, `with ESMTPA` plus `(Authenticated sender: …)` in the delivered message, and with
+// TLS: smtpd_tls_auth_only (no AUTH before STARTTLS), ESMTPSA, the login forgotten at STARTTLS.
 import Foundation
 import XCTest
 
@@ -196,6 +197,78 @@ final class SASLTests: XCTestCase {
         let c = try connect(port)
         _ = ehlo(c)
         XCTAssertEqual(c.command("AUTH PLAIN \(plain(user, "Db-Secret-3"))"), "235 2.7.0 Authentication successful")
+    }
+
+    // MARK: with TLS
+
+    /// An SMTP dialog through Python's ssl module: one output line per reply (its lines
+    /// joined by `|`); the command `TLS` runs STARTTLS and wraps the socket.
+    func tlsDialog(_ port: UInt16, _ commands: [String]) -> [String] {
+        let script = """
+            import socket, ssl, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+            f = s.makefile("rb")
+            def reply():
+                lines = []
+                while True:
+                    l = f.readline().decode("utf-8", "replace").rstrip("\\r\\n")
+                    lines.append(l)
+                    if len(l) < 4 or l[3] != "-":
+                        return "|".join(lines)
+            print(reply())
+            for cmd in sys.argv[2:]:
+                if cmd == "TLS":
+                    s.sendall(b"STARTTLS\\r\\n")
+                    print(reply())
+                    ctx = ssl.create_default_context()
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    s = ctx.wrap_socket(s, server_hostname="mx.example.test")
+                    f = s.makefile("rb")
+                    continue
+                s.sendall(cmd.encode() + b"\\r\\n")
+                print(reply())
+            """
+        let r = runProgram("/usr/bin/python3", ["-c", script, String(port)] + commands)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func testTLSAuthOnlyAndESMTPSA() throws {
+        let mux = try saslauthd("shadow", in: NSTemporaryDirectory() + "postern-saslauthd-" + UUID().uuidString.prefix(8))
+        cleanups.append { try? FileManager.default.removeItem(atPath: (mux as NSString).deletingLastPathComponent) }
+        let conf = "pwcheck_method: saslauthd\nsaslauthd_path: \(mux)\nmech_list: PLAIN LOGIN\n"
+        let tls = ["smtpd_tls_security_level = may", "smtpd_tls_cert_file = $config_directory/cert.pem",
+                   "smtpd_tls_key_file = $config_directory/key.pem"]
+        let (inst, port) = try cyrusInstance(conf, main: tls + ["smtpd_tls_auth_only = yes"])
+        let made = runProgram("/usr/bin/openssl", ["req", "-new", "-x509", "-newkey", "rsa:2048", "-days", "30", "-nodes",
+                                                   "-subj", "/CN=mx.example.test", "-keyout", inst.etc + "/key.pem", "-out", inst.etc + "/cert.pem"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let good = plain(Self.user, Self.password)
+
+        let before = tlsDialog(port, ["EHLO client.example.org", "AUTH PLAIN \(good)", "QUIT"])
+        XCTAssertTrue(before[1].contains("|250-STARTTLS|"), before[1])
+        XCTAssertFalse(before[1].contains("AUTH"), "no AUTH before STARTTLS: \(before[1])")
+        XCTAssertEqual(before[2], "503 5.5.1 Error: authentication not enabled")
+
+        let token = "SASL-TLS \(UUID().uuidString)"
+        let after = tlsDialog(port, ["EHLO client.example.org", "TLS", "EHLO client.example.org", "AUTH PLAIN \(good)",
+                                     "MAIL FROM:<\(Self.user)@example.test>", "RCPT TO:<\(Self.user)@example.test>", "DATA",
+                                     "Subject: \(token)\r\n\r\nhi\r\n.", "QUIT"])
+        XCTAssertEqual(after[2], "220 2.0.0 Ready to start TLS")
+        XCTAssertTrue(after[3].contains("|250-AUTH PLAIN LOGIN|"), after[3])
+        XCTAssertEqual(after[4], "235 2.7.0 Authentication successful")
+        XCTAssertTrue(after[8].hasPrefix("250 2.0.0 Ok: queued as "), after.joined(separator: "\n"))
+        XCTAssertTrue(eventually(15) { self.delivered(containing: token) != nil }, inst.log)
+        XCTAssertTrue(try XCTUnwrap(delivered(containing: token)).contains("\tby mx.example.test (Postern) with ESMTPSA id "))
+
+        // Without smtpd_tls_auth_only AUTH works in plaintext, and STARTTLS forgets the login (RFC 3207 §4.2).
+        let (_, open) = try cyrusInstance(conf, main: tls)
+        XCTAssertEqual(runProgram("/bin/cp", [inst.etc + "/key.pem", inst.etc + "/cert.pem", instances.last!.etc]).status, 0)
+        let reset = tlsDialog(open, ["EHLO client.example.org", "AUTH PLAIN \(good)", "TLS", "EHLO client.example.org",
+                                     "MAIL FROM:<\(Self.user)@example.test>", "RCPT TO:<someone@elsewhere.example.net>", "QUIT"])
+        XCTAssertEqual(reset[2], "235 2.7.0 Authentication successful")
+        XCTAssertEqual(reset[6], "454 4.7.1 <someone@elsewhere.example.net>: Relay access denied")
     }
 
     // MARK: Cyrus auxprop with a sasldb file
