@@ -35,19 +35,21 @@ final class Connection {
                 return
             }
             let line: [UInt8]
+            let truncated: Bool
             do {
                 if stream.bufferedCount == 0 { try stream.flush() }
-                guard let (read, _) = try stream.readLine(limit: settings.lineLengthLimit) else {
+                guard let (read, cut) = try stream.readLine(limit: session.authResponseLimit() ?? settings.lineLengthLimit) else {
                     session.lostConnection()
                     return
                 }
                 line = read
+                truncated = cut
             } catch {
                 handle(error)
                 return
             }
             session.notePipelining(line, unread: stream.unreadInput)
-            var outcome = session.command(line)
+            var outcome = session.command(line, truncated: truncated)
             switch outcome.next {
             case .command:
                 guard send(outcome, flushNow: false) else { return }

@@ -53,6 +53,8 @@ final class SMTPSession {
     var saslSender: String?
     /// An AUTH exchange waiting for the client's next response line (SessionAuth.swift).
     var authExchange: AuthExchange?
+    /// SASL for this session; nil when smtpd_sasl_auth_enable = no (SessionAuth.swift).
+    var sasl: SessionSASL?
     /// What TLS negotiated on this connection (SessionTLS.swift).
     var tls = TLSSessionState()
     /// This process's TLS set-up (SessionTLS.swift).
@@ -121,8 +123,8 @@ final class SMTPSession {
     }
 
     /// Handles one command line (without CRLF; TRUNCATED if it was longer than the limit).
-    func command(_ raw: [UInt8]) -> SessionOutcome {
-        if authExchange != nil { return authResponse(raw) }
+    func command(_ raw: [UInt8], truncated: Bool = false) -> SessionOutcome {
+        if authExchange != nil { return authResponse(raw, truncated: truncated) }
         let line = String(decoding: raw, as: UTF8.self)
         let words = splitFields(line)
         guard let verbWord = words.first else {
@@ -217,6 +219,7 @@ final class SMTPSession {
 
     /// The disconnect line, once the session is over.
     func end() {
+        authAbandoned()
         resetTransaction()
         releaseConnectionLimit()
         log.disconnect(client)
@@ -227,6 +230,7 @@ final class SMTPSession {
         transaction?.abort()
         transaction = nil
         sender = nil
+        saslSender = nil
         envelope = nil
         recipients = []
         rejectedRecipients = 0

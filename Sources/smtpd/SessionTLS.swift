@@ -126,6 +126,7 @@ extension SMTPSession {
         helo = nil
         protocolName = "SMTP"
         resetTransaction()
+        authReset()
         return SessionOutcome(replies: [SMTPReply(220, "2.0.0", "Ready to start TLS")], next: .startTLS)
     }
 
@@ -166,11 +167,13 @@ extension SMTPSession {
         tls.abortReason = reason
     }
 
-    /// The RFC 3848 transmission type for Received: `SMTP`/`ESMTP`, with `S` after TLS and
-    /// `A` after AUTH (ESMTPS, ESMTPA, ESMTPSA). Log lines and policy requests keep the
-    /// plain protocol name, as Postfix's do.
+    /// The RFC 3848 transmission type for Received: `ESMTP` with `S` after TLS and `A`
+    /// after AUTH (ESMTPS, ESMTPA, ESMTPSA); after HELO plain `SMTP` (observed: Postfix 3.7
+    /// adds no suffix there). Log lines and policy requests keep the plain protocol name,
+    /// as Postfix's do.
     var receivedProtocolName: String {
-        protocolName + (tls.active ? "S" : "") + (saslUsername != nil ? "A" : "")
+        guard protocolName != "SMTP" else { return protocolName }
+        return protocolName + (tls.active ? "S" : "") + (saslUsername != nil ? "A" : "")
     }
 
     /// The Received: header's TLS lines with smtpd_tls_received_header = yes:

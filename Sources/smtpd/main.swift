@@ -3,9 +3,18 @@
 import Glibc
 import Shared
 
-// Certificates and keys are read while the process still has its privileges.
+// Certificates and keys are read, and the SASL library loads its plug-ins, while the
+// process still has its privileges and sees the whole file system.
 var tlsSetup = SMTPDTLS.disabled
-let runtime = ServiceRuntime(program: "smtpd") { tlsSetup = SMTPDTLS(config: $0.config, serviceName: $0.serviceName) }
+var saslSetup: SMTPDSASL?
+let runtime = ServiceRuntime(program: "smtpd") { runtime in
+    tlsSetup = SMTPDTLS(config: runtime.config, serviceName: runtime.serviceName)
+    do {
+        saslSetup = try SMTPDSASL.load(runtime.config)
+    } catch {
+        Log.fatal("\(error)")
+    }
+}
 let settings = SMTPDSettings(runtime.config)
 let restrictions: Restrictions
 do {
@@ -46,5 +55,6 @@ SingleServer.run(runtime) { fd in
     session.tlsServer = tlsSetup
     session.serverAddress = local ?? ""
     session.serverPort = localEnd?.port ?? 0
+    session.sasl = saslSetup.map(SessionSASL.init)
     Connection(descriptor: fd, session: session, settings: settings).run()
 }
