@@ -37,6 +37,9 @@ public struct DeliveryRequest: Equatable {
     public var dsnEnvid: String
     public var dsnRet: String
     public var recipients: [DeliveryRecipient]
+    /// More mail for this transport and next hop waits in qmgr: an agent that can keep
+    /// its connection open for it should (smtp_connection_cache_on_demand).
+    public var moreMailWaiting = false
 
     public init(queueID: String, queueFile: String, sender: String, nexthop: String, arrivalTime: Double, activeTime: Double,
                 dsnEnvid: String = "", dsnRet: String = "", recipients: [DeliveryRecipient]) {
@@ -57,6 +60,7 @@ public struct DeliveryRequest: Equatable {
             ("nexthop", nexthop), ("arrival_time", String(arrivalTime)), ("active_time", String(activeTime)),
             ("dsn_envid", dsnEnvid), ("dsn_ret", dsnRet),
         ])
+        if moreMailWaiting { list.append("more_mail", "yes") }
         for r in recipients {
             list.append("rcpt_index", String(r.index))
             list.append("rcpt", r.address)
@@ -84,6 +88,7 @@ public struct DeliveryRequest: Equatable {
             recipients: addresses.indices.map {
                 DeliveryRecipient(index: indexes[$0], address: addresses[$0], originalAddress: originals[$0], orcpt: orcpts[$0], notify: notifies[$0])
             })
+        moreMailWaiting = list["more_mail"] == "yes"
     }
 }
 
@@ -99,12 +104,19 @@ public struct DeliveryResult: Equatable {
     public var dsn: String
     /// The text in parentheses of the log line (`delivered to maildir`, the remote reply…).
     public var reason: String
+    /// The server that answered, for a DSN's `Remote-MTA: dns; NAME` ("" = none).
+    public var remoteMTA: String
+    /// That server's reply, for a DSN's `Diagnostic-Code: smtp; REPLY` ("" = none: the
+    /// reason is the diagnostic, `X-Postfix; REASON`).
+    public var smtpReply: String
 
-    public init(index: Int, status: Status, dsn: String, reason: String) {
+    public init(index: Int, status: Status, dsn: String, reason: String, remoteMTA: String = "", smtpReply: String = "") {
         self.index = index
         self.status = status
         self.dsn = dsn
         self.reason = reason
+        self.remoteMTA = remoteMTA
+        self.smtpReply = smtpReply
     }
 }
 
@@ -116,6 +128,8 @@ public enum DeliveryReply {
             list.append("rcpt_status", r.status.rawValue)
             list.append("rcpt_dsn", r.dsn)
             list.append("rcpt_reason", r.reason)
+            list.append("rcpt_mta", r.remoteMTA)
+            list.append("rcpt_reply", r.smtpReply)
         }
         return list
     }
@@ -127,7 +141,15 @@ public enum DeliveryReply {
         let dsns = list.all("rcpt_dsn")
         let reasons = list.all("rcpt_reason")
         guard [statuses.count, dsns.count, reasons.count].allSatisfy({ $0 == indexes.count }) else { return nil }
-        return indexes.indices.map { DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0]) }
+        var mtas = list.all("rcpt_mta")
+        var replies = list.all("rcpt_reply")
+        if mtas.count != indexes.count || replies.count != indexes.count {
+            mtas = Array(repeating: "", count: indexes.count)
+            replies = mtas
+        }
+        return indexes.indices.map {
+            DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0], remoteMTA: mtas[$0], smtpReply: replies[$0])
+        }
     }
 }
 
