@@ -172,16 +172,19 @@ public enum DeliveryLog {
         return text
     }
 
-    /// The whole line. CONNECT and TRANSMIT are the agent's own phases (c and d).
-    public static func line(_ request: DeliveryRequest, _ recipient: DeliveryRecipient, relay: String, connect: Double,
-                            transmit: Double, now: Double, result: DeliveryResult) -> String {
+    /// The whole line. CONNECT and TRANSMIT are the agent's own phases (c and d);
+    /// CONNECTIONUSE > 1 adds `conn_use=N` (a reused SMTP connection's transaction count).
+    public static func line(_ request: DeliveryRequest, _ recipient: DeliveryRecipient, relay: String, connectionUse: Int = 0,
+                            connect: Double, transmit: Double, now: Double, result: DeliveryResult) -> String {
         let a = max(0, request.activeTime - request.arrivalTime)
         let b = max(0, now - request.activeTime - connect - transmit)
         var line = "\(request.queueID): to=<\(recipient.address)>"
         if !recipient.originalAddress.isEmpty && recipient.originalAddress.asciiLowercased != recipient.address.asciiLowercased {
             line += ", orig_to=<\(recipient.originalAddress)>"
         }
-        line += ", relay=\(relay), delay=\(seconds(now - request.arrivalTime)), delays=\(seconds(a))/\(seconds(b))/\(seconds(connect))/\(seconds(transmit))"
+        line += ", relay=\(relay)"
+        if connectionUse > 1 { line += ", conn_use=\(connectionUse)" }
+        line += ", delay=\(seconds(now - request.arrivalTime)), delays=\(seconds(a))/\(seconds(b))/\(seconds(connect))/\(seconds(transmit))"
         line += ", dsn=\(result.dsn), status=\(result.status.rawValue) (\(result.reason))"
         return line
     }

@@ -110,6 +110,18 @@ public final class SMTPClientSession {
         fail(SMTPFailure(dsn: "4.4.2", reason: reason))
     }
 
+    /// The message could not be read while it was being sent: the transaction cannot be
+    /// ended cleanly, so the connection is dropped (Postfix: `local data error`).
+    public func localDataError() {
+        reusable = false
+        ready = false
+        closed = true
+        awaiting = nil
+        steps = []
+        transaction = nil
+        fail(SMTPFailure(dsn: "4.3.0", reason: "local data error while talking to \(server)"))
+    }
+
     /// The TLS handshake after STARTTLS finished; DETAIL explains a failure.
     public func tlsStarted(_ ok: Bool, detail: String = "handshake failure") {
         guard ok else {

@@ -215,7 +215,7 @@ public struct SMTPTransaction: Equatable {
 /// Why mail could not go (to one recipient, or through one connection): the enhanced
 /// code, the reason as logged and bounced, and when the server said it, its reply and
 /// name (Diagnostic-Code: smtp; …, Remote-MTA: dns; …).
-public struct SMTPFailure: Equatable {
+public struct SMTPFailure: Equatable, Error {
     public var dsn: String
     public var reason: String
     public var reply: SMTPClientReply?

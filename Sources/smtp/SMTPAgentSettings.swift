@@ -1,0 +1,140 @@
+// The smtp_* parameters the delivery agent reads once at start-up (with the service's
+// `-o` overrides already applied by ServiceRuntime): names, time limits, MX limits,
+// connection caching, TLS level and SASL client settings. A value that cannot work
+// (an unknown TLS level, an unreadable password table) stops start-up.
+import Shared
+
+struct SMTPAgentSettings {
+    let heloName: String
+    let myHostname: String
+    let relayhost: String
+    let fallbackRelays: [String]
+    let defaultPort: UInt16
+    /// Seconds per dialog stage (SMTPClientStage.timeoutParameter) and for connecting.
+    let timeouts: [SMTPClientStage: Int]
+    let connectTimeout: Int
+    let mxAddressLimit: Int
+    let mxSessionLimit: Int
+    let lineLimit: Int
+    let alwaysSendEHLO: Bool
+    let neverSendEHLO: Bool
+    let skip5xxGreeting: Bool
+    let skipQuitResponse: Bool
+    let randomizeAddresses: Bool
+    let ipv4: Bool
+    let ipv6: Bool
+    /// Addresses this host receives mail on (the MX loop check).
+    let ownAddresses: Set<String>
+    let cacheOnDemand: Bool
+    let cacheDestinations: [String]
+    let cacheTimeLimit: Int
+    let reuseTimeLimit: Int
+    let reuseCountLimit: Int
+    let tlsLevel: SMTPTLSLevel
+    let saslEnabled: Bool
+    let saslPasswords: TableList?
+    let saslMechanismFilter: [String]
+    let saslSecurityOptions: Set<String>
+    let saslTLSSecurityOptions: Set<String>
+    let saslSoftBounce: Bool
+
+    init(_ config: MainConfig) throws {
+        myHostname = config.value("myhostname")
+        heloName = config.value("smtp_helo_name")
+        relayhost = config.value("relayhost")
+        fallbackRelays = config.list("smtp_fallback_relay")
+        let port = config.value("smtp_tcp_port")
+        guard let p = resolvePort(port) else { throw ConfigError("\(config.path): parameter smtp_tcp_port: unknown service: \(port)") }
+        defaultPort = p
+        var timeouts: [SMTPClientStage: Int] = [:]
+        for stage in SMTPClientStage.allCases { timeouts[stage] = max(1, config.seconds(stage.timeoutParameter)) }
+        self.timeouts = timeouts
+        connectTimeout = config.seconds("smtp_connect_timeout")
+        mxAddressLimit = config.int("smtp_mx_address_limit")
+        mxSessionLimit = config.int("smtp_mx_session_limit")
+        lineLimit = config.int("smtp_line_length_limit")
+        alwaysSendEHLO = config.bool("smtp_always_send_ehlo")
+        neverSendEHLO = config.bool("smtp_never_send_ehlo")
+        skip5xxGreeting = config.bool("smtp_skip_5xx_greeting")
+        skipQuitResponse = config.bool("smtp_skip_quit_response")
+        randomizeAddresses = config.bool("smtp_randomize_addresses")
+        let protocols = config.list("inet_protocols").map { $0.lowercased() }
+        ipv4 = protocols.contains("all") || protocols.contains("ipv4")
+        ipv6 = protocols.contains("all") || protocols.contains("ipv6")
+        var own: Set<String> = []
+        for a in config.list("inet_interfaces") + config.list("proxy_interfaces") {
+            switch a.lowercased() {
+            case "all", "loopback-only", "localhost": own.formUnion(["127.0.0.1", "::1"])
+            default: own.insert(a.hasPrefix("[") && a.hasSuffix("]") ? String(a.dropFirst().dropLast()) : a)
+            }
+        }
+        ownAddresses = own
+        cacheOnDemand = config.bool("smtp_connection_cache_on_demand")
+        cacheDestinations = config.list("smtp_connection_cache_destinations").map { $0.asciiLowercased }
+        cacheTimeLimit = max(1, config.seconds("smtp_connection_cache_time_limit"))
+        reuseTimeLimit = config.seconds("smtp_connection_reuse_time_limit")
+        reuseCountLimit = config.int("smtp_connection_reuse_count_limit")
+        tlsLevel = try SMTPAgentSettings.tlsLevel(config)
+        saslEnabled = config.bool("smtp_sasl_auth_enable")
+        let maps = config.value("smtp_sasl_password_maps")
+        saslPasswords = saslEnabled && !maps.trimmed.isEmpty ? try TableRegistry.openList(maps) : nil
+        saslMechanismFilter = config.list("smtp_sasl_mechanism_filter").map { $0.uppercased() }
+        saslSecurityOptions = Set(config.list("smtp_sasl_security_options").map { $0.lowercased() })
+        saslTLSSecurityOptions = Set(config.list("smtp_sasl_tls_security_options").map { $0.lowercased() })
+        saslSoftBounce = config.bool("smtp_sasl_auth_soft_bounce")
+    }
+
+    /// smtp_tls_security_level, or the older smtp_use_tls / smtp_enforce_tls.
+    static func tlsLevel(_ config: MainConfig) throws -> SMTPTLSLevel {
+        let text = config.value("smtp_tls_security_level").lowercased()
+        if text.isEmpty {
+            if config.bool("smtp_enforce_tls") { return .encrypt }
+            return config.bool("smtp_use_tls") ? .may : .none
+        }
+        switch text {
+        case "dane", "dane-only": return .may
+        case "fingerprint": return .secure
+        default:
+            guard let level = SMTPTLSLevel(rawValue: text) else {
+                throw ConfigError("\(config.path): parameter smtp_tls_security_level: invalid TLS level: \"\(text)\"")
+            }
+            return level
+        }
+    }
+
+    /// The dialog settings for one connection.
+    func clientSettings(nexthop: String, port: UInt16, bestMX: Bool) -> SMTPClientSettings {
+        var s = SMTPClientSettings(heloName: heloName, myHostname: myHostname)
+        s.alwaysSendEHLO = alwaysSendEHLO
+        s.neverSendEHLO = neverSendEHLO
+        s.skip5xxGreeting = skip5xxGreeting
+        s.skipQuitResponse = skipQuitResponse
+        s.loopCheck = port == 25
+        s.nexthop = nexthop
+        s.bestMX = bestMX
+        s.tlsLevel = tlsLevel
+        s.tlsAvailable = false
+        return s
+    }
+
+    /// smtp_sasl_password_maps' `user:password` for SERVER (looked up by host name, then
+    /// by the destination as written); nil without SASL or without an entry.
+    func credentials(host: String, destination: String) -> SMTPClientAuth? {
+        guard saslEnabled, let maps = saslPasswords else { return nil }
+        for key in [host.asciiLowercased, destination.asciiLowercased] {
+            let value: String?
+            do {
+                value = try maps.lookup(key)
+            } catch {
+                Log.warning("smtp_sasl_password_maps lookup error for \(key): \(error)")
+                return nil
+            }
+            guard let value else { continue }
+            let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            return SMTPClientAuth(
+                username: String(parts[0]), password: parts.count > 1 ? String(parts[1]) : "", mechanismFilter: saslMechanismFilter,
+                securityOptions: saslSecurityOptions, tlsSecurityOptions: saslTLSSecurityOptions, softBounce: saslSoftBounce)
+        }
+        return nil
+    }
+}
