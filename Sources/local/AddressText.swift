@@ -7,8 +7,8 @@
 enum AddressText {
     /// LOCAL and DOMAIN of ADDRESS, split at its last `@` (DOMAIN is "" without one).
     static func split(_ address: String) -> (local: Substring, domain: Substring) {
-        guard let at = address.lastIndex(of: "@") else { return (address[...], "") }
-        return (address[..<at], address[address.index(after: at)...])
+        guard let at = address.utf8.lastIndex(of: UInt8(ascii: "@")) else { return (address[...], "") }
+        return (address[..<at], address[address.utf8.index(after: at)...])
     }
 
     /// ADDRESS with `@ORIGIN` appended when it has no domain.
@@ -34,8 +34,8 @@ enum AddressText {
     /// ADDRESS with its local part quoted when RFC 5322 needs it (8-bit bytes pass).
     static func quotedLocal(_ address: String) -> String {
         let (local, domain) = split(address)
-        let suffix = address.contains("@") ? "@" + domain : ""
         guard needsQuotes(local) else { return address }
+        let suffix = address.utf8.contains(UInt8(ascii: "@")) ? "@" + domain : ""
         var quoted = "\""
         for ch in local {
             if ch == "\"" || ch == "\\" { quoted.append("\\") }
@@ -45,10 +45,20 @@ enum AddressText {
     }
 
     static func needsQuotes(_ local: Substring) -> Bool {
-        if local.isEmpty { return false }
-        if local.hasPrefix(".") || local.hasSuffix(".") || local.contains("..") { return true }
-        return local.utf8.contains { byte in
-            byte <= 32 || byte == 127 || "()<>@,;:\\\"[]".utf8.contains(byte)
+        let dot = UInt8(ascii: ".")
+        guard let first = local.utf8.first, let last = local.utf8.last else { return false }
+        if first == dot || last == dot { return true }
+        var previous: UInt8 = 0
+        for byte in local.utf8 {
+            if byte <= 32 || byte == 127 || (byte == dot && previous == dot) { return true }
+            switch byte {
+            case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: ","),
+                UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "["), UInt8(ascii: "]"):
+                return true
+            default:
+                previous = byte
+            }
         }
+        return false
     }
 }

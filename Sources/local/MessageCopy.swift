@@ -63,6 +63,10 @@ struct MessageCopy {
         buffer.append(contentsOf: prefix(now: time(nil)).utf8)
         var sinkError: Error?
         let quote = options.contains(.quoteFrom)
+        if !quote {
+            try copyWhole(into: &buffer, to: sink)
+            return
+        }
         do {
             try source.readLines { line in
                 if quote && line.count >= 5 && line.starts(with: "From ".utf8) { buffer.append(UInt8(ascii: ">")) }
@@ -78,6 +82,33 @@ struct MessageCopy {
                     buffer.removeAll(keepingCapacity: true)
                 }
                 return true
+            }
+        } catch {
+            throw CopyError.read(MessageCopy.systemError(error))
+        }
+        if let sinkError { throw CopyError.write(MessageCopy.systemError(sinkError)) }
+        if options.contains(.blankLine) { buffer.append(10) }
+        do {
+            if !buffer.isEmpty { try sink(buffer) }
+        } catch {
+            throw CopyError.write(MessageCopy.systemError(error))
+        }
+    }
+
+    /// The content in large pieces, as stored: nothing to quote (Maildir, commands).
+    func copyWhole(into buffer: inout [UInt8], to sink: ([UInt8]) throws -> Void) throws {
+        var sinkError: Error?
+        do {
+            try source.readContent { piece in
+                guard sinkError == nil else { return }
+                buffer.append(contentsOf: piece)
+                guard buffer.count >= MessageCopy.pieceSize else { return }
+                do {
+                    try sink(buffer)
+                } catch {
+                    sinkError = error
+                }
+                buffer.removeAll(keepingCapacity: true)
             }
         } catch {
             throw CopyError.read(MessageCopy.systemError(error))

@@ -12,6 +12,27 @@ protocol MessageSource: AnyObject {
     /// Every call starts again at the first line. Throws a `SystemError` when the
     /// content cannot be read, and passes on whatever VISIT throws.
     func readLines(_ visit: (ArraySlice<UInt8>) throws -> Bool) throws
+
+    /// Passes the whole content to VISIT in large pieces, every line ended by LF. The
+    /// default goes line by line; a source stored with LF line ends passes its bytes as
+    /// they are.
+    func readContent(_ visit: (UnsafeRawBufferPointer) throws -> Void) throws
+}
+
+extension MessageSource {
+    func readContent(_ visit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var piece: [UInt8] = []
+        try readLines { line in
+            piece.append(contentsOf: line)
+            piece.append(10)
+            if piece.count >= 65536 {
+                try piece.withUnsafeBytes(visit)
+                piece.removeAll(keepingCapacity: true)
+            }
+            return true
+        }
+        if !piece.isEmpty { try piece.withUnsafeBytes(visit) }
+    }
 }
 
 /// Opens the message of a delivery request (the queue file it names).

@@ -27,24 +27,32 @@ final class QueueMessage: MessageSource {
 
     func readLines(_ visit: (ArraySlice<UInt8>) throws -> Bool) throws {
         let fd = descriptor
-        var pending: [UInt8] = []
+        // One buffer for every line: a line is copied out of the chunk, never allocated.
+        var line: [UInt8] = []
+        line.reserveCapacity(1024)
         var stopped = false
         try file.readContent(descriptor: fd) { chunk in
             guard !stopped else { return }
             var start = 0
             while !stopped, let newline = chunk[start...].firstIndex(of: 10) {
-                if pending.isEmpty {
-                    let line = Array(chunk[start..<newline])
-                    stopped = try !visit(line[...])
-                } else {
-                    pending.append(contentsOf: chunk[start..<newline])
-                    stopped = try !visit(pending[...])
-                    pending.removeAll(keepingCapacity: true)
-                }
+                line.append(contentsOf: chunk[start..<newline])
+                stopped = try !visit(line[...])
+                line.removeAll(keepingCapacity: true)
                 start = newline + 1
             }
-            if !stopped { pending.append(contentsOf: chunk[start...]) }
+            if !stopped { line.append(contentsOf: chunk[start...]) }
         }
-        if !stopped && !pending.isEmpty { _ = try visit(pending[...]) }
+        if !stopped && !line.isEmpty { _ = try visit(line[...]) }
+    }
+
+    /// The content exactly as queued (LF line ends), with an LF added if the last line
+    /// lacks one.
+    func readContent(_ visit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var last: UInt8 = 10
+        try file.readContent(descriptor: descriptor) { chunk in
+            if let byte = chunk.last { last = byte }
+            try visit(chunk)
+        }
+        if last != 10 { try [UInt8(10)].withUnsafeBytes(visit) }
     }
 }

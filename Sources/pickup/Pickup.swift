@@ -78,6 +78,7 @@ final class Pickup {
         for attribute in given.attributes where !Self.maildropOnly.contains(attribute.name) {
             envelope.attributes.append(attribute)
         }
+        envelope.warningTime = requeued ? given.warningTime : cleanupSettings.warningTime(arrival: given.arrivalSeconds)
         writer.envelope = envelope
         for r in file.pendingRecipients {
             var recipient = r

@@ -39,6 +39,14 @@ final class ActiveMessage {
         return !notify.contains(.never) && notify.contains(.failure)
     }
 
+    /// Whether the recipient wants a delay warning (none given means yes, as for failures).
+    func wantsDelayNotice(_ index: Int) -> Bool {
+        guard index < file.recipients.count else { return true }
+        let notify = file.recipients[index].dsnNotify
+        if notify.isEmpty { return true }
+        return !notify.contains(.never) && notify.contains(.delay)
+    }
+
     func wantsSuccessNotice(_ index: Int) -> Bool {
         index < file.recipients.count && file.recipients[index].dsnNotify.contains(.success)
     }

@@ -39,8 +39,8 @@ final class BounceWriter {
     }
 
     /// Sends a delivery status notification for RESULTS to the message's sender: a
-    /// non-delivery notice, or with SUCCESS the report NOTIFY=SUCCESS asked for.
-    func returnToSender(_ message: ActiveMessage, _ results: [DeliveryResult], success: Bool = false) {
+    /// non-delivery notice, the report NOTIFY=SUCCESS asked for, or a delay warning.
+    func returnToSender(_ message: ActiveMessage, _ results: [DeliveryResult], kind: ReportKind = .failure) {
         let sender = message.sender
         if sender == doubleBounceSender {
             Log.warning("\(message.queueID): undeliverable postmaster notification discarded")
@@ -55,10 +55,11 @@ final class BounceWriter {
             envelope.attributes.append(.init(name: QueueEnvelope.protocolNameKey, value: "bounce"))
             writer.envelope = envelope
             writer.addRecipient(QueueRecipient(address: recipient, originalRecipient: recipient))
-            let report = DeliveryReport(config: config, message: message, results: results, newQueueID: writer.queueID, success: success)
+            let report = DeliveryReport(config: config, message: message, results: results, newQueueID: writer.queueID, kind: kind)
             try report.write(to: writer, original: originalContent(message))
             try writer.commit()
-            Log.info("\(message.queueID): sender \(success ? "delivery status" : "non-delivery") notification: \(writer.queueID)")
+            let what = kind == .failure ? "non-delivery" : kind == .success ? "delivery status" : "delay"
+            Log.info("\(message.queueID): sender \(what) notification: \(writer.queueID)")
         } catch {
             Log.warning("\(message.queueID): cannot create non-delivery notification: \(error)")
         }

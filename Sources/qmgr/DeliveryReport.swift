@@ -3,16 +3,41 @@
 // per-recipient Final-Recipient / Original-Recipient / Action / Status / Remote-MTA /
 // Diagnostic-Code: `smtp;` with a server's reply, else `X-Postfix;`), and the returned
 // message (or only its headers when it is larger than bounce_size_limit or RET=HDRS was
-// asked for).
+// asked for, and always for success and delay reports).
 import Shared
+
+/// What a delivery status notification reports.
+enum ReportKind {
+    /// Undeliverable: the message is returned.
+    case failure
+    /// Delivered, for recipients that asked with NOTIFY=SUCCESS.
+    case success
+    /// Still queued after delay_warning_time (a warning only; delivery goes on).
+    case delay
+
+    var subject: String {
+        switch self {
+        case .failure: return "Undelivered Mail Returned to Sender"
+        case .success: return "Successful Mail Delivery Report"
+        case .delay: return "Delayed Mail (still being retried)"
+        }
+    }
+
+    var action: String {
+        switch self {
+        case .failure: return "failed"
+        case .success: return "delivered"
+        case .delay: return "delayed"
+        }
+    }
+}
 
 struct DeliveryReport {
     let config: MainConfig
     let message: ActiveMessage
     let results: [DeliveryResult]
     let newQueueID: String
-    /// A success report (NOTIFY=SUCCESS) rather than a non-delivery notice.
-    var success = false
+    var kind = ReportKind.failure
 
     /// Writes the whole notification (headers and body) to WRITER.
     func write(to writer: QueueFileWriter, original: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
@@ -20,14 +45,14 @@ struct DeliveryReport {
         let now = Clock.now()
         let boundary = "\(newQueueID).\(now.seconds)/\(host)"
         let recipient = message.sender.isEmpty ? config.value("2bounce_notice_recipient") : message.sender
-        let headersOnly = success || message.file.envelope.dsnReturn?.uppercased() == "HDRS"
+        let headersOnly = kind != .failure || message.file.envelope.dsnReturn?.uppercased() == "HDRS"
             || message.file.contentLength > config.int("bounce_size_limit")
         var text = """
             Received: by \(host) (\(config.value("mail_name")))
             \tid \(newQueueID); \(MailDate.rfc2822(now.seconds))
             Date: \(MailDate.rfc2822(now.seconds))
             From: MAILER-DAEMON@\(host) (Mail Delivery System)
-            Subject: \(success ? "Successful Mail Delivery Report" : "Undelivered Mail Returned to Sender")
+            Subject: \(kind.subject)
             To: \(recipient)
             Auto-Submitted: auto-replied
             MIME-Version: 1.0
@@ -44,8 +69,7 @@ struct DeliveryReport {
 
             This is the mail system at host \(host).
 
-            \(success ? "Your message was delivered to the destinations listed below." : "Your message could not be delivered to one or more recipients.")
-            \(success ? "Its headers are attached below." : "It is attached below, with the reasons.")
+            \(summary)
 
             For further assistance, please send mail to postmaster and
             include this report.
@@ -79,7 +103,7 @@ struct DeliveryReport {
             if let orcpt = rcpt.dsnOriginalRecipient, !orcpt.isEmpty {
                 text += "Original-Recipient: \(orcpt.replacingFirstSemicolon)\n"
             }
-            text += "Action: \(success ? "delivered" : "failed")\nStatus: \(r.dsn)\n"
+            text += "Action: \(kind.action)\nStatus: \(r.dsn)\n"
             if !r.remoteMTA.isEmpty { text += "Remote-MTA: dns; \(r.remoteMTA)\n" }
             text += r.smtpReply.isEmpty ? "Diagnostic-Code: X-Postfix; \(r.reason)\n\n" : "Diagnostic-Code: smtp; \(r.smtpReply)\n\n"
         }
@@ -106,6 +130,27 @@ struct DeliveryReport {
             if end > 0 { try writer.appendContent(UnsafeRawBufferPointer(rebasing: chunk[0..<end]), newline: false) }
         }
         try writer.appendContent(Array("\n--\(boundary)--\n".utf8))
+    }
+
+    /// The human-readable part's opening paragraph.
+    var summary: String {
+        switch kind {
+        case .failure:
+            return "Your message could not be delivered to one or more recipients.\nIt is attached below, with the reasons."
+        case .success:
+            return "Your message was delivered to the destinations listed below.\nIts headers are attached below."
+        case .delay:
+            let hours = max(1, config.seconds("delay_warning_time") / 3600)
+            let days = max(1, config.seconds("maximal_queue_lifetime") / 86400)
+            return """
+                ####################################################################
+                # THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #
+                ####################################################################
+
+                Your message could not be delivered for more than \(hours) hour(s).
+                It will be retried until it is \(days) day(s) old.
+                """
+        }
     }
 
     func address(_ r: DeliveryResult) -> String {

@@ -290,9 +290,10 @@ final class QueueManager {
         let notices = returned.filter { message.wantsFailureNotice($0.index) }.sorted { $0.index < $1.index }
         if !notices.isEmpty { bounces.returnToSender(message, notices) }
         if !message.delivered.isEmpty {
-            bounces.returnToSender(message, message.delivered.values.sorted { $0.index < $1.index }, success: true)
+            bounces.returnToSender(message, message.delivered.values.sorted { $0.index < $1.index }, kind: .success)
         }
-        if !notices.isEmpty || !message.delivered.isEmpty || !message.forwarded.isEmpty {
+        let warned = warnOfDelay(message)
+        if !notices.isEmpty || !message.delivered.isEmpty || !message.forwarded.isEmpty || warned {
             // The notice or the forwarded copy waits in incoming/: take it on at once.
             loop.after(0) { [unowned self] in
                 self.scanIncoming()
@@ -313,6 +314,24 @@ final class QueueManager {
         } catch {
             Log.warning("\(id): cannot move to the deferred queue: \(error)")
         }
+    }
+
+    /// delay_warning_time: once a message with deferred recipients has waited that long,
+    /// its sender is told once (never the null sender); true when a warning was queued.
+    func warnOfDelay(_ message: ActiveMessage) -> Bool {
+        let due = message.file.envelope.warningTime
+        guard !message.deferred.isEmpty, due > 0, Clock.now().seconds >= due else { return false }
+        let path = queue.path(queue: QueueDirectory.active, queueID: message.queueID)
+        do {
+            try message.file.clearWarning(path: path)
+        } catch {
+            Log.warning("\(message.queueID): cannot update queue file: \(error)")
+            return false
+        }
+        let wanted = message.deferred.values.filter { message.wantsDelayNotice($0.index) }.sorted { $0.index < $1.index }
+        guard !message.sender.isEmpty, !wanted.isEmpty else { return false }
+        bounces.returnToSender(message, wanted, kind: .delay)
+        return true
     }
 
     func markDone(_ message: ActiveMessage, _ index: Int) {

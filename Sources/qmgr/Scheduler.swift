@@ -34,15 +34,63 @@ struct PendingDelivery: Equatable {
     }
 }
 
+/// The deliveries waiting for one destination, oldest first; popping is O(1).
+struct DestinationQueue {
+    var items: [PendingDelivery] = []
+    var head = 0
+    /// Arrival numbers parallel to items: the oldest eligible delivery of a transport
+    /// is the smallest head number among its destinations that have room.
+    var sequence: [Int] = []
+
+    var isEmpty: Bool { head == items.count }
+    var first: (delivery: PendingDelivery, sequence: Int)? { isEmpty ? nil : (items[head], sequence[head]) }
+
+    mutating func append(_ delivery: PendingDelivery, sequence number: Int) {
+        items.append(delivery)
+        sequence.append(number)
+    }
+
+    mutating func popFirst() -> PendingDelivery {
+        let delivery = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            sequence.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
+            sequence.removeFirst(head)
+            head = 0
+        }
+        return delivery
+    }
+
+    mutating func removeAll(where drop: (PendingDelivery) -> Bool) {
+        var kept: [PendingDelivery] = []
+        var keptSequence: [Int] = []
+        for i in head..<items.count where !drop(items[i]) {
+            kept.append(items[i])
+            keptSequence.append(sequence[i])
+        }
+        items = kept
+        sequence = keptSequence
+        head = 0
+    }
+}
+
 final class Scheduler {
     let limits: (String) -> TransportLimits
-    var waiting: [String: [PendingDelivery]] = [:]
+    /// Per transport, the waiting deliveries per destination key.
+    var waiting: [String: [String: DestinationQueue]] = [:]
     var transportOrder: [String] = []
     var busyTransports: [String: Int] = [:]
     var busyDestinations: [String: Int] = [:]
+    /// How many deliveries of each message still wait.
+    var waitingPerMessage: [String: Int] = [:]
     /// Rate-limited destinations and the monotonic time (seconds) they may go again.
     var suspendedUntil: [String: Double] = [:]
     var roundRobin = 0
+    var arrivals = 0
 
     init(limits: @escaping (String) -> TransportLimits) {
         self.limits = limits
@@ -51,7 +99,7 @@ final class Scheduler {
     /// Monotonic seconds, the scheduler's clock.
     static func clock() -> Double { Double(Clock.monotonicMs()) / 1000 }
 
-    var isEmpty: Bool { waiting.values.allSatisfy(\.isEmpty) }
+    var isEmpty: Bool { waitingPerMessage.isEmpty }
     var inFlight: Int { busyTransports.values.reduce(0, +) }
 
     /// Queues a message's recipients, grouped by (transport, next hop) in first-seen order
@@ -81,31 +129,33 @@ final class Scheduler {
         var delivery = delivery
         delivery.key = delivery.destinationKey(limits(delivery.transport))
         if waiting[delivery.transport] == nil { transportOrder.append(delivery.transport) }
-        waiting[delivery.transport, default: []].append(delivery)
+        arrivals += 1
+        waiting[delivery.transport, default: [:]][delivery.key, default: DestinationQueue()].append(delivery, sequence: arrivals)
+        waitingPerMessage[delivery.queueID, default: 0] += 1
     }
 
     /// The next delivery that may start at NOW, or nil when all that wait are blocked by
-    /// a limit (or nothing waits). Marks it in flight.
+    /// a limit (or nothing waits). Marks it in flight. Within a transport the oldest
+    /// delivery whose destination has room goes first.
     func next(now: Double = Scheduler.clock()) -> PendingDelivery? {
         guard !transportOrder.isEmpty else { return nil }
         for step in 0..<transportOrder.count {
             let transport = transportOrder[(roundRobin + step) % transportOrder.count]
             let l = limits(transport)
             guard l.processLimit <= 0 || busyTransports[transport, default: 0] < l.processLimit else { continue }
-            guard var queue = waiting[transport], !queue.isEmpty else { continue }
-            // Destinations already found full in this pass are not asked again.
-            var full: Set<String> = []
+            guard let destinations = waiting[transport] else { continue }
             let limit = l.rateDelay > 0 ? 1 : max(1, l.destinationConcurrency)
-            guard let i = queue.firstIndex(where: { d in
-                if full.contains(d.key) { return false }
-                if busyDestinations[d.key, default: 0] < limit && suspendedUntil[d.key].map({ $0 <= now }) ?? true { return true }
-                full.insert(d.key)
-                return false
-            }) else {
-                continue
+            var best: (key: String, sequence: Int)?
+            for (key, queue) in destinations {
+                guard let head = queue.first, busyDestinations[key, default: 0] < limit else { continue }
+                if let until = suspendedUntil[key], until > now { continue }
+                if best == nil || head.sequence < best!.sequence { best = (key, head.sequence) }
             }
-            let delivery = queue.remove(at: i)
-            waiting[transport] = queue
+            guard let chosen = best else { continue }
+            let delivery = waiting[transport]![chosen.key]!.popFirst()
+            if waiting[transport]![chosen.key]!.isEmpty { waiting[transport]![chosen.key] = nil }
+            let left = waitingPerMessage[delivery.queueID, default: 1] - 1
+            waitingPerMessage[delivery.queueID] = left > 0 ? left : nil
             busyTransports[transport, default: 0] += 1
             busyDestinations[delivery.key, default: 0] += 1
             roundRobin = (roundRobin + step + 1) % transportOrder.count
@@ -122,7 +172,7 @@ final class Scheduler {
         let key = delivery.key.isEmpty ? delivery.destinationKey(l) : delivery.key
         busyDestinations[key, default: 1] -= 1
         if busyDestinations[key] == 0 { busyDestinations[key] = nil }
-        suspendedUntil = suspendedUntil.filter { $0.value > now }
+        if !suspendedUntil.isEmpty { suspendedUntil = suspendedUntil.filter { $0.value > now } }
         if l.rateDelay > 0 { suspendedUntil[key] = now + l.rateDelay }
     }
 
@@ -130,7 +180,7 @@ final class Scheduler {
     /// none waits for that).
     func nextResume() -> Double? {
         var earliest: Double?
-        for (key, until) in suspendedUntil where waiting.values.contains(where: { $0.contains { $0.key == key } }) {
+        for (key, until) in suspendedUntil where waiting.values.contains(where: { $0[key] != nil }) {
             earliest = min(earliest ?? until, until)
         }
         return earliest
@@ -138,16 +188,20 @@ final class Scheduler {
 
     /// True while another delivery for DELIVERY's transport and destination waits.
     func hasWaiting(like delivery: PendingDelivery) -> Bool {
-        waiting[delivery.transport]?.contains { $0.key == delivery.key } ?? false
+        waiting[delivery.transport]?[delivery.key].map { !$0.isEmpty } ?? false
     }
 
     /// True while deliveries of QUEUEID wait for an agent.
-    func hasWaiting(_ queueID: String) -> Bool {
-        waiting.values.contains { $0.contains { $0.queueID == queueID } }
-    }
+    func hasWaiting(_ queueID: String) -> Bool { waitingPerMessage[queueID] != nil }
 
     /// Drops everything still waiting for QUEUEID (the message was deleted or held).
     func forget(_ queueID: String) {
-        for t in waiting.keys { waiting[t]?.removeAll { $0.queueID == queueID } }
+        guard waitingPerMessage.removeValue(forKey: queueID) != nil else { return }
+        for transport in waiting.keys {
+            for key in waiting[transport]!.keys {
+                waiting[transport]![key]!.removeAll { $0.queueID == queueID }
+                if waiting[transport]![key]!.isEmpty { waiting[transport]![key] = nil }
+            }
+        }
     }
 }

@@ -57,6 +57,7 @@ final class QueueTransaction: MessageTransaction {
             arrivalSeconds: envelope.arrivalSeconds, arrivalMicros: envelope.arrivalMicros,
             sender: try store.rewriter.sender(envelope.sender),
             attributes: attributes)
+        writer.envelope.warningTime = store.cleanupSettings.warningTime(arrival: envelope.arrivalSeconds)
     }
 
     var queueID: String { writer.queueID }

@@ -161,12 +161,49 @@ final class DeliveryTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         chmod(dir, 0o1777)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (inst, port) = try start(aliases: "deferme: \"|/bin/sh -c 'test -e \(dir)/ok || exit 75; cat >> \(dir)/out'\"\n")
+        let (inst, port) = try start(["delay_warning_time = 2s"],
+                                     aliases: "deferme: \"|/bin/sh -c 'test -e \(dir)/ok || exit 75; cat >> \(dir)/out'\"\n")
         let token = UUID().uuidString
-        XCTAssertTrue(send(port, to: "deferme@example.test", subject: "Defer \(token)").hasPrefix("250"))
+        XCTAssertTrue(send(port, from: "\(Self.user)@example.test", to: "deferme@example.test", subject: "Defer \(token)").hasPrefix("250"))
         XCTAssertTrue(eventually(15) { inst.log.contains("to=<deferme@example.test>") && inst.log.contains("status=deferred") }, inst.log)
+        // delay_warning_time: once the message has waited that long the sender is told, once.
+        XCTAssertTrue(eventually(30) { self.delivered(containing: "Delayed Mail (still being retried)") != nil }, inst.log)
+        let warning = try String(contentsOfFile: try XCTUnwrap(delivered(containing: "Delayed Mail")), encoding: .utf8)
+        XCTAssertTrue(warning.contains("Return-Path: <>"), warning)
+        XCTAssertTrue(warning.contains("Action: delayed\nStatus: 4.3.0"), warning)
+        XCTAssertTrue(warning.contains("THIS IS A WARNING ONLY"), warning)
+        XCTAssertTrue(warning.contains("Subject: Defer \(token)"), "the original headers are attached")
+        XCTAssertTrue(inst.log.contains("sender delay notification: "), inst.log)
         FileManager.default.createFile(atPath: dir + "/ok", contents: nil)
         XCTAssertTrue(eventually(30) { ((try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "").contains("Defer \(token)") }, inst.log)
+        XCTAssertEqual(inst.log.components(separatedBy: "sender delay notification: ").count - 1, 1, "one warning only")
+    }
+
+    /// A full file system defers (4.3.0, Postfix's "mail system full" class) and the
+    /// message is delivered once there is room again.
+    func testFullDiskDefersThenDelivers() throws {
+        let maildir = home + "/Maildir"
+        try FileManager.default.createDirectory(atPath: maildir, withIntermediateDirectories: true)
+        let pw = try XCTUnwrap(getpwnam(Self.user)).pointee
+        let mounted = runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700,uid=\(pw.pw_uid),gid=\(pw.pw_gid)", "tmpfs", maildir])
+        XCTAssertEqual(mounted.status, 0, mounted.stderr)
+        defer { runProgram("/bin/umount", [maildir]) }
+        for sub in ["tmp", "new", "cur"] {
+            mkdir(maildir + "/" + sub, 0o700)
+            chown(maildir + "/" + sub, pw.pw_uid, pw.pw_gid)
+        }
+        runProgram("/bin/dd", ["if=/dev/zero", "of=\(maildir)/filler", "bs=4k", "count=64"])
+        let (inst, port) = try start()
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, to: "\(Self.user)@example.test", subject: "Full \(token)", body: String(repeating: "x", count: 8000)).hasPrefix("250"))
+        XCTAssertTrue(eventually(15) {
+            inst.log.contains("to=<\(Self.user)@example.test>, relay=local") && inst.log.contains("dsn=4.3.0, status=deferred")
+                && inst.log.contains("No space left on device")
+        }, inst.log)
+        XCTAssertNil(delivered(containing: "Full \(token)"))
+        unlink(maildir + "/filler")
+        XCTAssertTrue(eventually(30) { self.delivered(containing: "Full \(token)") != nil }, inst.log)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: maildir + "/tmp"), [], "no partial file is left behind")
     }
 
     func testNothingAcknowledgedIsLostWhenAgentsAreKilled() throws {

@@ -24,7 +24,7 @@ COMPUTED = {"myhostname", "mydomain", "mynetworks", "process_id", "process_name"
             "multi_instance_directories"}
 EXTRA = [  # Postern's own parameters: name, kind, default
     ("prestart_process_count", "int", "0"),
-    ("dns_resolver_address", "string", ""),
+    ("postern_dns_server", "string", ""),  # DNS server(s) instead of /etc/resolv.conf
     ("master_control_timeout", "time:s", "10s"),
 ]
 

@@ -139,7 +139,6 @@ extension ParameterRegistry {
         disable_verp_bounces|bool|no
         disable_vrfy_command|bool|no
         dns_ncache_ttl_fix_enable|bool|no
-        dns_resolver_address|string|
         dnsblog_reply_delay|time:s|0s
         dnsblog_service_name|string|dnsblog
         dnssec_probe|string|ns:.
@@ -484,6 +483,7 @@ extension ParameterRegistry {
         pickup_service_name|string|pickup
         pipe_delivery_status_filter|string|$default_delivery_status_filter
         plaintext_reject_code|int|450
+        postern_dns_server|string|
         postlog_service_name|string|postlog
         postlogd_watchdog_timeout|time:s|10s
         postmulti_control_commands|string|reload flush

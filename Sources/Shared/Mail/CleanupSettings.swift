@@ -29,6 +29,12 @@ public struct CleanupSettings {
     /// enable_long_queue_ids: generated Message-Ids are then `<QUEUEID@myhostname>`.
     public let longQueueIDs: Bool
     let headers: HeaderTable
+    /// delay_warning_time in seconds (0 = no delay warnings): the sender is told once
+    /// when a message is still queued this long after its arrival.
+    public var delayWarningTime = 0
+
+    /// When the delay warning of a message that arrived at ARRIVAL is due (0 = never).
+    public func warningTime(arrival: Int) -> Int { delayWarningTime > 0 ? arrival + delayWarningTime : 0 }
 
     /// Settings with Postfix's defaults where not given.
     public init(myhostname: String, mailName: String = "Postern", headerSizeLimit: Int = 102_400,
@@ -60,6 +66,7 @@ public struct CleanupSettings {
                   fullNameCharset: config.value("full_name_encoding_charset").isEmpty
                       ? "utf-8" : config.value("full_name_encoding_charset"),
                   longQueueIDs: config.bool("enable_long_queue_ids"))
+        delayWarningTime = config.seconds("delay_warning_time")
     }
 }
 

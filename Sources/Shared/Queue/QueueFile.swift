@@ -16,6 +16,8 @@ enum QueueRecord {
     static let recipient = UInt8(ascii: "R")
     static let content = UInt8(ascii: "M")
     static let end = UInt8(ascii: "E")
+    /// When a delay warning is due (delay_warning_time), updated in place once it is sent.
+    static let warning = UInt8(ascii: "W")
 
     /// Recipient status bytes: still to deliver, and done (delivered, bounced or expired).
     static let pending = UInt8(ascii: "P")
@@ -25,6 +27,9 @@ enum QueueRecord {
     /// The content record's length is written with this many digits so that it can be
     /// filled in after the content has been streamed.
     static let contentLengthDigits = 12
+    /// The warning record's time is written with this many digits so that it can be
+    /// cleared in place.
+    static let warningDigits = 12
     /// A record's length has 1 to this many decimal digits.
     static let maxLengthDigits = 12
     /// The longest record other than the content (readers refuse longer ones).
@@ -205,6 +210,8 @@ public struct QueueEnvelope: Equatable {
     public var sender: String
     /// Named attributes in the order they were set; names are unique.
     public var attributes: [Attribute]
+    /// When a delay warning is due, seconds since the epoch; 0 when none is (any more).
+    public var warningTime = 0
 
     /// An envelope; QueueFileWriter starts from one with the file's creation time.
     public init(arrivalSeconds: Int = 0, arrivalMicros: Int = 0, sender: String = "", attributes: [Attribute] = []) {
@@ -315,6 +322,8 @@ public struct QueueFile: Equatable {
     public var contentOffset: Int
     /// The content's length in bytes: the message size Postfix logs (`size=`).
     public var contentLength: Int
+    /// The file offset of the warning record's digits, when the file has one.
+    public var warningOffset: Int?
 
     /// The recipients not yet done.
     public var pendingRecipients: [QueueRecipient] { recipients.filter { !$0.isDone } }

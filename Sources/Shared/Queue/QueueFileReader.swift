@@ -53,6 +53,18 @@ extension QueueFile {
         try markDone(descriptor: fd, statusOffsets: statusOffsets, sync: sync)
     }
 
+    /// Records in the queue file at PATH that its delay warning was sent (the warning
+    /// record's time becomes zero).
+    public func clearWarning(path: String) throws {
+        guard let offset = warningOffset else { return }
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(path)") }
+        defer { close(fd) }
+        let zeros = [UInt8](repeating: UInt8(ascii: "0"), count: QueueRecord.warningDigits)
+        let n = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == zeros.count else { throw SystemError("write queue file") }
+    }
+
     /// Streams this file's content from FD to BODY in chunks of at most CHUNKSIZE bytes.
     public func readContent(descriptor fd: Int32, chunkSize: Int = 65536,
                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -167,6 +179,7 @@ struct QueueFileParser {
         var recipients: [QueueRecipient] = []
         var pending = PendingRecipient()
         var contentRecord: Record?
+        var warningOffset: Int?
         while true {
             let record = try next()
             switch record.type {
@@ -179,6 +192,12 @@ struct QueueFileParser {
                 let name = String(attribute[..<eq])
                 guard envelope[name] == nil else { throw corrupt(record, "duplicate attribute \(name)") }
                 envelope.attributes.append(.init(name: name, value: String(attribute[attribute.index(after: eq)...])))
+            case QueueRecord.warning:
+                guard warningOffset == nil, envelope.attributes.isEmpty, recipients.isEmpty, pending.isEmpty, contentRecord == nil,
+                    record.length == QueueRecord.warningDigits, let time = Int(try text(record))
+                else { throw corrupt(record, "bad warning record") }
+                envelope.warningTime = time
+                warningOffset = record.dataOffset
             case QueueRecord.originalRecipient:
                 guard pending.originalRecipient == nil else { throw corrupt(record, "duplicate original recipient") }
                 pending.originalRecipient = try text(record)
@@ -204,7 +223,7 @@ struct QueueFileParser {
                     throw QueueFileError.corrupt(offset: position, reason: "data after the end marker")
                 }
                 return QueueFile(envelope: envelope, recipients: recipients, contentOffset: content.dataOffset,
-                                 contentLength: content.length)
+                                 contentLength: content.length, warningOffset: warningOffset)
             default:
                 throw corrupt(record, "unknown record type")
             }

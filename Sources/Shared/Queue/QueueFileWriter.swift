@@ -234,6 +234,11 @@ public final class QueueFileWriter: MessageContentSink {
         head.append(contentsOf: time)
         head.append(10)
         QueueRecord.append(QueueRecord.sender, envelope.sender, to: &head)
+        if envelope.warningTime > 0 {
+            QueueRecord.appendHeader(QueueRecord.warning, length: QueueRecord.warningDigits, to: &head)
+            QueueRecord.appendDecimal(envelope.warningTime, width: QueueRecord.warningDigits, to: &head)
+            head.append(10)
+        }
         for attribute in envelope.attributes {
             QueueRecord.appendAttribute(attribute.name, attribute.value, to: &head)
         }

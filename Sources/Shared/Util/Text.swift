@@ -4,10 +4,12 @@
 extension String {
     /// The string without leading and trailing white space (space, tab, CR, LF).
     public var trimmed: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
-        guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
-        let last = lastIndex(where: { !isSpace($0) })!
-        return String(self[first...last])
+        let bytes = utf8
+        let isSpace: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 13 || $0 == 10 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = bytes.index(after: bytes.lastIndex(where: { !isSpace($0) })!)
+        if first == bytes.startIndex && end == bytes.endIndex { return self }
+        return String(decoding: bytes[first..<end], as: UTF8.self)
     }
 
     /// ASCII-only lower case, as Postfix folds table keys and domain names.
@@ -23,8 +25,8 @@ extension String {
 
     public func hasPrefixIgnoringCase(_ prefix: String) -> Bool {
         guard utf8.count >= prefix.utf8.count else { return false }
-        return String(decoding: utf8.prefix(prefix.utf8.count), as: UTF8.self).asciiLowercased
-            == prefix.asciiLowercased
+        let fold: (UInt8) -> UInt8 = { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return zip(utf8, prefix.utf8).allSatisfy { fold($0) == fold($1) }
     }
 }
 

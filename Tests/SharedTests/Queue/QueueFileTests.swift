@@ -81,6 +81,26 @@ final class QueueFileTests: XCTestCase {
         XCTAssertEqual(try QueueFile.parse(bytes), file)
     }
 
+    /// delay_warning_time: the due time is a fixed-width record after the sender, and
+    /// clearing it after the warning rewrites only its digits.
+    func testWarningRecordIsClearedInPlace() throws {
+        let writer = try QueueFileWriter(directory: queue.directory)
+        writer.envelope.sender = "s@example.org"
+        writer.envelope.warningTime = 1_795_610_512
+        writer.envelope.clientName = "c.example.org"
+        writer.addRecipient(QueueRecipient(address: "r@example.net"))
+        try writer.commit()
+        let text = String(decoding: try FileIO.readBytes(writer.path), as: UTF8.self)
+        XCTAssertTrue(text.contains("S13:s@example.org\nW12:001795610512\nA"), text)
+        let file = try QueueFile.read(path: writer.path)
+        XCTAssertEqual(file.envelope.warningTime, 1_795_610_512)
+        try file.clearWarning(path: writer.path)
+        let cleared = try QueueFile.read(path: writer.path)
+        XCTAssertEqual(cleared.envelope.warningTime, 0)
+        XCTAssertEqual(cleared.recipients, file.recipients)
+        XCTAssertThrowsError(try QueueFile.parse(Array(text.replacingOccurrences(of: "W12:001795610512", with: "W12:00179561051x").utf8)))
+    }
+
     func testCommitMakesTheFileCompleteUnderItsID() throws {
         let writer = try QueueFileWriter(directory: queue.directory)
         XCTAssertTrue(QueueID.isShort(writer.queueID))
