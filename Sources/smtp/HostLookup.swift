@@ -1,15 +1,49 @@
-// Name lookups for the SMTP client through the system resolver (getaddrinfo: DNS,
-// /etc/hosts), as Postfix's smtp_host_lookup = native does. It knows no MX records, so
-// every domain is delivered to its own addresses.
+// Name lookups for the SMTP client, per smtp_host_lookup: `dns` asks the DNS resolver
+// (libunbound, Shared/DNS) for MX and A/AAAA records; `native` asks the system resolver
+// (getaddrinfo: /etc/hosts, then DNS) for addresses, and knows no MX records. With both,
+// a name DNS does not know is tried natively. disable_dns_lookups = yes or
+// smtp_dns_support_level = disabled leaves only native lookups.
 import Glibc
 import Shared
 
-struct SystemHostLookup: SMTPHostLookup {
+struct AgentHostLookup: SMTPHostLookup {
+    let dns: DNSResolver?
+    let native: Bool
+
+    init(config: MainConfig) {
+        let methods = Set(config.list("smtp_host_lookup").map { $0.asciiLowercased })
+        let dnsDisabled = config.bool("disable_dns_lookups") || config.value("smtp_dns_support_level").asciiLowercased == "disabled"
+        dns = methods.contains("dns") && !dnsDisabled ? DNSResolver.shared(config: config) : nil
+        native = methods.contains("native") || dns == nil
+    }
+
     func mx(_ domain: String) -> SMTPLookupResult<[(preference: Int, host: String)]> {
-        .notFound(nxdomain: false)
+        guard let dns else { return .notFound(nxdomain: false) }
+        switch dns.mx(domain) {
+        case .found(let records): return .found(records.map { ($0.preference, $0.host) })
+        case .notFound(let nxdomain): return .notFound(nxdomain: nxdomain)
+        case .failed(let reason):
+            Log.warning("MX lookup for \(domain): \(reason)")
+            return .failed
+        }
     }
 
     func addresses(_ host: String) -> SMTPLookupResult<[String]> {
+        var result: SMTPLookupResult<[String]> = .notFound(nxdomain: true)
+        if let dns {
+            switch dns.addresses(host) {
+            case .found(let list): return .found(list)
+            case .notFound(let nxdomain): result = .notFound(nxdomain: nxdomain)
+            case .failed(let reason):
+                Log.warning("address lookup for \(host): \(reason)")
+                return .failed
+            }
+        }
+        return native ? AgentHostLookup.system(host) : result
+    }
+
+    /// getaddrinfo's answer for HOST.
+    static func system(_ host: String) -> SMTPLookupResult<[String]> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?

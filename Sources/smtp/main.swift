@@ -14,7 +14,7 @@ do {
     Log.fatal("\(error)")
 }
 let router = SMTPRouter(
-    lookup: SystemHostLookup(), ownAddresses: settings.ownAddresses, ipv4: settings.ipv4, ipv6: settings.ipv6,
+    lookup: AgentHostLookup(config: runtime.config), ownAddresses: settings.ownAddresses, ipv4: settings.ipv4, ipv6: settings.ipv6,
     randomize: settings.randomizeAddresses)
 let agent = SMTPAgent(settings: settings, router: router)
 let requestTimeout = runtime.config.seconds("ipc_timeout") * 1000

@@ -308,4 +308,37 @@ final class SMTPClientTests: XCTestCase {
         XCTAssertEqual(times.count, 2)
         XCTAssertGreaterThanOrEqual(times[1].timeIntervalSince(times[0]), 1.9, "two deliveries to one destination are 2s apart")
     }
+
+    func testMXRoutingThroughDNS() throws {
+        let server = try fakeServer()
+        // 127.0.0.2 is loopback too, but nothing listens there: the better MX is down.
+        let dns = try DNSServer([
+            DNSServer.mx("a.example", "mx1.a.example", 10), DNSServer.mx("a.example", "mx2.a.example", 20),
+            DNSServer.host("mx1.a.example", "127.0.0.2"), DNSServer.host("mx2.a.example", "127.0.0.1"),
+            DNSServer.host("plain.example", "127.0.0.1"), DNSServer.nullMX("nullmx.example"),
+        ])
+        let (inst, port) = try start([dns.parameter, "smtp_tcp_port = \(server.port)"])
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, from: "\(Self.user)@example.test", to: ["x@a.example", "y@plain.example", "z@nullmx.example", "w@nx.example"],
+                           body: "Subject: MX \(token)\n\nx").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { server.messages.count == 2 && self.bounce(containing: "MX \(token)") != nil }, inst.log)
+        let log = inst.log
+        XCTAssertTrue(log.contains("]: connect to mx1.a.example[127.0.0.2]:\(server.port): Connection refused"), log)
+        XCTAssertTrue(matches(log, #"to=<x@a\.example>, relay=mx2\.a\.example\[127\.0\.0\.1\]:\#(server.port), .*status=sent"#), log)
+        XCTAssertTrue(matches(log, #"to=<y@plain\.example>, relay=plain\.example\[127\.0\.0\.1\]:\#(server.port), .*status=sent"#), log)
+        XCTAssertTrue(matches(log, #"to=<z@nullmx\.example>, relay=none, .*dsn=5\.1\.0, status=bounced \(Domain nullmx\.example does not accept mail \(nullMX\)\)"#), log)
+        XCTAssertTrue(log.contains("dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=nx.example type=A: Host not found)"), log)
+        let text = try XCTUnwrap(bounce(containing: "MX \(token)"))
+        XCTAssertTrue(text.contains("<z@nullmx.example>: Domain nullmx.example does not accept mail (nullMX)"), text)
+        XCTAssertTrue(text.contains("Diagnostic-Code: X-Postfix; Domain nullmx.example does not accept mail (nullMX)"), text)
+    }
+
+    func testDNSFailureDefers() throws {
+        let (inst, port) = try start(["postern_dns_server = \(DNSServer.unreachable)", "smtp_tcp_port = \(freePort())"])
+        XCTAssertTrue(send(port, to: ["x@somewhere.example"], body: "Subject: dns\n\nx").hasPrefix("250"))
+        XCTAssertTrue(eventually(40) {
+            inst.log.contains("to=<x@somewhere.example>, relay=none, ")
+                && inst.log.contains("dsn=4.4.3, status=deferred (Host or domain name not found. Name service error for name=somewhere.example type=MX: Host not found, try again)")
+        }, inst.log)
+    }
 }
