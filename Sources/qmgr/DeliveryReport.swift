@@ -103,7 +103,7 @@ struct DeliveryReport {
             if let orcpt = rcpt.dsnOriginalRecipient, !orcpt.isEmpty {
                 text += "Original-Recipient: \(orcpt.replacingFirstSemicolon)\n"
             }
-            text += "Action: \(kind.action)\nStatus: \(r.dsn)\n"
+            text += "Action: \(kind == .success && !r.action.isEmpty ? r.action : kind.action)\nStatus: \(r.dsn)\n"
             if !r.remoteMTA.isEmpty { text += "Remote-MTA: dns; \(r.remoteMTA)\n" }
             text += r.smtpReply.isEmpty ? "Diagnostic-Code: X-Postfix; \(r.reason)\n\n" : "Diagnostic-Code: smtp; \(r.smtpReply)\n\n"
         }

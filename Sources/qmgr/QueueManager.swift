@@ -244,7 +244,7 @@ final class QueueManager {
             switch result.status {
             case .sent:
                 done.append(result.index)
-                if message.wantsSuccessNotice(result.index) { message.delivered[result.index] = result }
+                if message.wantsSuccessNotice(result.index) && !result.notifyPassedOn { message.delivered[result.index] = result }
             case .bounced:
                 message.bounced[result.index] = result
             case .deferred:

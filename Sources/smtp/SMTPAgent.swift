@@ -125,9 +125,11 @@ final class SMTPAgent {
             let outcome = k < session.outcomes.count ? session.outcomes[k] : nil
             switch outcome ?? .failed(SMTPFailure(dsn: "4.3.0", reason: "server unavailable or unable to receive mail")) {
             case .delivered(let reply):
-                attempt.finish(recipient, DeliveryResult(
-                    index: recipient.index, status: .sent, dsn: reply.dsn, reason: reply.text, remoteMTA: session.host, smtpReply: reply.text),
-                    relay: connection.server.relayName, use: session.transactionCount)
+                var result = DeliveryResult(
+                    index: recipient.index, status: .sent, dsn: reply.dsn, reason: reply.text, remoteMTA: session.host, smtpReply: reply.text)
+                result.action = "relayed"
+                result.notifyPassedOn = session.features.dsn
+                attempt.finish(recipient, result, relay: connection.server.relayName, use: session.transactionCount)
             case .failed(let failure):
                 if failure.isTemporary && !final {
                     Log.info("\(attempt.request.queueID): \(failure.reason)")

@@ -341,4 +341,21 @@ final class SMTPClientTests: XCTestCase {
                 && inst.log.contains("dsn=4.4.3, status=deferred (Host or domain name not found. Name service error for name=somewhere.example type=MX: Host not found, try again)")
         }, inst.log)
     }
+
+    func testSuccessNoticeOnlyFromAServerWithoutDSN() throws {
+        let withDSN = try fakeServer()
+        let withoutDSN = try fakeServer { $0.ehloKeywords = ["PIPELINING"] }
+        let (inst, port) = try start([
+            "transport_maps = inline:{ a.example=smtp:[127.0.0.1]:\(withDSN.port), b.example=smtp:[127.0.0.1]:\(withoutDSN.port) }",
+        ])
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, from: "\(Self.user)@example.test", to: ["x@a.example", "y@b.example"], rcptParameters: " NOTIFY=SUCCESS",
+                           body: "Subject: Notify \(token)\n\nx").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) { self.bounce(containing: "Notify \(token)") != nil }, inst.log)
+        let text = try XCTUnwrap(bounce(containing: "Notify \(token)"))
+        XCTAssertTrue(text.contains("Final-Recipient: rfc822; y@b.example\n"), text)
+        XCTAssertTrue(text.contains("Action: relayed\nStatus: 2.0.0\nRemote-MTA: dns; 127.0.0.1\nDiagnostic-Code: smtp; 250 2.0.0 Ok: queued as FAKE"), text)
+        XCTAssertFalse(text.contains("x@a.example"), "the DSN server was given NOTIFY=SUCCESS and reports itself: \(text)")
+        XCTAssertEqual(withDSN.messages.first?.rcptTo.first?.hasSuffix("NOTIFY=SUCCESS"), true)
+    }
 }

@@ -109,6 +109,12 @@ public struct DeliveryResult: Equatable {
     /// That server's reply, for a DSN's `Diagnostic-Code: smtp; REPLY` ("" = none: the
     /// reason is the diagnostic, `X-Postfix; REASON`).
     public var smtpReply: String
+    /// A sent recipient's DSN action when it is not `delivered`: `relayed` for mail handed
+    /// to another MTA.
+    public var action = ""
+    /// True when the next MTA took over a NOTIFY=SUCCESS request (it announced DSN): no
+    /// success notice is due from here.
+    public var notifyPassedOn = false
 
     public init(index: Int, status: Status, dsn: String, reason: String, remoteMTA: String = "", smtpReply: String = "") {
         self.index = index
@@ -130,6 +136,8 @@ public enum DeliveryReply {
             list.append("rcpt_reason", r.reason)
             list.append("rcpt_mta", r.remoteMTA)
             list.append("rcpt_reply", r.smtpReply)
+            list.append("rcpt_action", r.action)
+            list.append("rcpt_notify_passed", r.notifyPassedOn ? "yes" : "no")
         }
         return list
     }
@@ -141,14 +149,20 @@ public enum DeliveryReply {
         let dsns = list.all("rcpt_dsn")
         let reasons = list.all("rcpt_reason")
         guard [statuses.count, dsns.count, reasons.count].allSatisfy({ $0 == indexes.count }) else { return nil }
-        var mtas = list.all("rcpt_mta")
-        var replies = list.all("rcpt_reply")
-        if mtas.count != indexes.count || replies.count != indexes.count {
-            mtas = Array(repeating: "", count: indexes.count)
-            replies = mtas
+        /// The optional attributes NAME, or "" each when an agent sends none.
+        func optional(_ name: String) -> [String] {
+            let values = list.all(name)
+            return values.count == indexes.count ? values : Array(repeating: "", count: indexes.count)
         }
+        let mtas = optional("rcpt_mta")
+        let replies = optional("rcpt_reply")
+        let actions = optional("rcpt_action")
+        let passed = optional("rcpt_notify_passed")
         return indexes.indices.map {
-            DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0], remoteMTA: mtas[$0], smtpReply: replies[$0])
+            var r = DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0], remoteMTA: mtas[$0], smtpReply: replies[$0])
+            r.action = actions[$0]
+            r.notifyPassedOn = passed[$0] == "yes"
+            return r
         }
     }
 }
