@@ -1,7 +1,22 @@
-// Who the client is: its address and port, and its name as Postfix finds it (reverse
-// lookup, confirmed by a forward lookup; `unknown` otherwise), shown as `name[addr]`.
+// Who the client is (Postfix's smtpd_peer.c): its address and port, and its name as
+// Postfix finds it: the reverse (PTR) name, valid and not numeric, then confirmed by a
+// forward lookup that must give the client address back; `unknown` otherwise, shown as
+// `name[addr]`. The lookups go through Shared's DNS resolver; with the system's
+// resolver configuration /etc/hosts answers first, as nsswitch's "files dns" does for
+// Postfix. Whether a failure was temporary or permanent is kept for
+// reject_unknown_client_hostname (450 on a temporary failure) and
+// reject_unknown_reverse_client_hostname.
 import Glibc
 import Shared
+
+/// How a client name lookup ended (SMTPD_PEER_CODE_*).
+enum PeerNameStatus: Equatable {
+    case ok
+    case temporary
+    case permanent
+    /// The forward lookup did not give the client address back.
+    case forged
+}
 
 struct ClientIdentity {
     var address: String
@@ -10,48 +25,85 @@ struct ClientIdentity {
     var name: String
     /// The reverse name even when the forward lookup did not confirm it.
     var reverseName: String
+    var nameStatus: PeerNameStatus
+    var reverseNameStatus: PeerNameStatus
+
+    init(address: String, port: UInt16, name: String, reverseName: String,
+         nameStatus: PeerNameStatus? = nil, reverseNameStatus: PeerNameStatus? = nil) {
+        self.address = address
+        self.port = port
+        self.name = name
+        self.reverseName = reverseName
+        self.nameStatus = nameStatus ?? (name == "unknown" ? .permanent : .ok)
+        self.reverseNameStatus = reverseNameStatus ?? (reverseName == "unknown" ? .permanent : .ok)
+    }
 
     /// `name[addr]` as Postfix logs clients.
     var nameAddress: String { "\(name)[\(address)]" }
 
-    /// Looks up the peer of a connected socket; a Unix-socket peer is `localhost[127.0.0.1]`
-    /// unless the caller passes another identity.
-    static func of(_ fd: Int32) -> ClientIdentity {
+    /// The peer of a connected socket; a Unix-socket peer is `localhost[127.0.0.1]`.
+    /// With smtpd_peername_lookup = no the name is not looked up.
+    static func of(_ fd: Int32, config: MainConfig) -> ClientIdentity {
         guard let peer = Sockets.peerAddress(fd) else {
             return ClientIdentity(address: "127.0.0.1", port: 0, name: "localhost", reverseName: "localhost")
         }
-        let address = peer.host
-        let reverse = reverseLookup(peer) ?? "unknown"
-        let confirmed = reverse != "unknown" && forwardConfirms(reverse, address) ? reverse : "unknown"
-        return ClientIdentity(address: address, port: peer.port, name: confirmed, reverseName: reverse)
-    }
-
-    static func reverseLookup(_ peer: InetAddress) -> String? {
-        var peer = peer
-        var host = [CChar](repeating: 0, count: 1025)
-        let rc = peer.withSockaddr { getnameinfo($0, $1, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD) }
-        guard rc == 0 else { return nil }
-        let name = String(cString: host)
-        return name.isEmpty ? nil : name
-    }
-
-    /// True when NAME resolves back to ADDRESS.
-    static func forwardConfirms(_ name: String, _ address: String) -> Bool {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &result) == 0 else { return false }
-        defer { freeaddrinfo(result) }
-        var p = result
-        while let ai = p {
-            defer { p = ai.pointee.ai_next }
-            guard let addr = ai.pointee.ai_addr else { continue }
-            var storage = sockaddr_storage()
-            withUnsafeMutableBytes(of: &storage) { dst in
-                dst.copyMemory(from: UnsafeRawBufferPointer(start: addr, count: Int(ai.pointee.ai_addrlen)))
-            }
-            if InetAddress(storage: storage, length: ai.pointee.ai_addrlen).host == address { return true }
+        guard config.bool("smtpd_peername_lookup") else {
+            return ClientIdentity(address: peer.host, port: peer.port, name: "unknown", reverseName: "unknown")
         }
-        return false
+        let resolver = DNSResolver.shared(config: config)
+        return lookup(address: peer.host, port: peer.port, resolver: resolver,
+                      hosts: resolver.usesSystemConfiguration ? systemHosts : nil)
+    }
+
+    /// /etc/hosts, read once per process.
+    static let systemHosts = HostsFile.read()
+
+    /// The name of ADDRESS: reverse lookup, then forward confirmation (HOSTS first).
+    static func lookup(address: String, port: UInt16, resolver: DNSResolver, hosts: HostsFile?) -> ClientIdentity {
+        func unknown(_ status: PeerNameStatus, reverse: String = "unknown", reverseStatus: PeerNameStatus? = nil) -> ClientIdentity {
+            ClientIdentity(address: address, port: port, name: "unknown", reverseName: reverse,
+                           nameStatus: status, reverseNameStatus: reverseStatus ?? status)
+        }
+        var reverse: String
+        if let listed = hosts?.name(for: address) {
+            reverse = listed
+        } else {
+            switch resolver.ptr(address) {
+            case .failed: return unknown(.temporary)
+            case .notFound: return unknown(.permanent)
+            case .found(let names):
+                guard let first = names.first else { return unknown(.permanent) }
+                reverse = first
+            }
+        }
+        if HostnameSyntax.isHostAddress(reverse) {
+            Log.warning("numeric hostname: \(reverse)")
+            return unknown(.permanent)
+        }
+        guard HostnameSyntax.isValidHostname(reverse) else {
+            Log.warning("malformed hostname: \(reverse)")
+            return unknown(.permanent)
+        }
+        let forward: DNSResult<[String]>
+        if let listed = hosts?.addresses(reverse) {
+            forward = .found(listed)
+        } else {
+            forward = resolver.addresses(reverse)
+        }
+        switch forward {
+        case .failed:
+            Log.warning("hostname \(reverse) does not resolve to address \(address): Temporary failure in name resolution")
+            return unknown(.temporary, reverse: reverse, reverseStatus: .ok)
+        case .notFound:
+            Log.warning("hostname \(reverse) does not resolve to address \(address): Name or service not known")
+            return unknown(.permanent, reverse: reverse, reverseStatus: .ok)
+        case .found(let addresses):
+            let mine = HostsFile.canonical(address) ?? address
+            guard addresses.contains(where: { (HostsFile.canonical($0) ?? $0) == mine }) else {
+                Log.warning("hostname \(reverse) does not resolve to address \(address)")
+                return unknown(.forged, reverse: reverse, reverseStatus: .ok)
+            }
+            return ClientIdentity(address: address, port: port, name: reverse, reverseName: reverse, nameStatus: .ok, reverseNameStatus: .ok)
+        }
     }
 }

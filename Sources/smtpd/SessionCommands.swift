@@ -83,7 +83,7 @@ extension SMTPSession {
                 }
                 info.dsnEnvid = envid
             } else if upper.hasPrefix("AUTH=") {
-                continue  // accepted and ignored until SASL is enabled
+                if let refusal = authMailParameter(String(parameter.dropFirst(5)), &info) { return SessionOutcome(replies: [refusal]) }
             } else {
                 return SessionOutcome(replies: [SMTPReply(555, "5.5.4", "Unsupported option: \(parameter)")])
             }
@@ -106,9 +106,14 @@ extension SMTPSession {
         let now = Clock.now()
         info.arrivalSeconds = now.seconds
         info.arrivalMicros = now.micros
+        instance = PolicyRequest.instance(pid: getpid(), seconds: now.seconds, micros: now.micros, sequence: transactionCount)
+        transactionCount += 1
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
+        info.receivedProtocol = receivedProtocolName
+        info.receivedComments = receivedTLSComments
         sender = path.address
+        saslSender = info.saslSender
         envelope = info
         declaredSize = sizeGiven
         return SessionOutcome(replies: [SMTPReply(250, "2.1.0", "Ok")])
@@ -164,7 +169,7 @@ extension SMTPSession {
             if transaction == nil {
                 let t = try store.begin(info)
                 transaction = t
-                log.clientLine(t.queueID, client, saslMethod: saslMethod, saslUsername: saslUsername)
+                log.clientLine(t.queueID, client, saslMethod: saslMethod, saslUsername: saslUsername, saslSender: saslSender)
                 info.arrivalSeconds = envelope?.arrivalSeconds ?? info.arrivalSeconds
             }
             let written = path.written.hasPrefix("<") ? String(path.written.dropFirst().dropLast()) : path.written
@@ -191,7 +196,7 @@ extension SMTPSession {
         if let refusal = recipientRateLimit() { return SessionOutcome(replies: [refusal]) }
         var ctx = context
         ctx.recipient = address
-        if case .reject(let reply) = restrictions.rejectUnlisted(ctx, address) {
+        if let reply = restrictions.checkRecipient(ctx) {
             log.reject("VRFY", client, reply, ctx, queueID: nil, recipient: address)
             return SessionOutcome(replies: [reply])
         }
@@ -203,6 +208,10 @@ extension SMTPSession {
         if inTransaction { return SessionOutcome(replies: [SMTPReply(503, nil, "Error: MAIL transaction in progress")]) }
         guard !argument.isEmpty else { return SessionOutcome(replies: [SMTPReply(500, nil, "Syntax: ETRN domain")]) }
         let site = argument.hasPrefix("@") || argument.hasPrefix("#") ? String(argument.dropFirst()) : argument
+        if let refusal = restrictions.checkETRN(context, domain: site) {
+            log.reject("ETRN", client, refusal, context, queueID: nil, recipient: nil)
+            return SessionOutcome(replies: [refusal])
+        }
         return SessionOutcome(replies: [flushSite(site) ? SMTPReply(250, nil, "Queuing started") : SMTPReply(458, nil, "Unable to queue messages")])
     }
 }

@@ -27,9 +27,10 @@ final class SessionLog {
         if success { ok[key, default: 0] += 1 }
     }
 
-    func clientLine(_ queueID: String, _ client: ClientIdentity, saslMethod: String?, saslUsername: String?) {
+    func clientLine(_ queueID: String, _ client: ClientIdentity, saslMethod: String?, saslUsername: String?, saslSender: String? = nil) {
         var line = "\(queueID): client=\(client.nameAddress)"
         if let m = saslMethod, let u = saslUsername { line += ", sasl_method=\(m), sasl_username=\(u)" }
+        if let s = saslSender { line += ", sasl_sender=\(s)" }
         Log.info(line)
     }
 
@@ -39,14 +40,21 @@ final class SessionLog {
 
     /// `QID|NOQUEUE: reject: CMD from name[addr]: REPLY; from=<s> to=<r> proto=P helo=<h>`.
     func reject(_ command: String, _ client: ClientIdentity, _ reply: SMTPReply, _ ctx: CheckContext, queueID: String?, recipient: String?) {
-        var line = "\(queueID ?? "NOQUEUE"): reject: \(command) from \(client.nameAddress): \(reply.code) \(reply.text)"
+        Log.info(SessionLog.whatsup("reject", command, client, "\(reply.code) \(reply.text)", ctx, queueID: queueID, recipient: recipient))
+    }
+
+    /// `QID|NOQUEUE: ACTION: CMD from name[addr]: TEXT; from=<s> to=<r> proto=P helo=<h>`
+    /// (Postfix's log_whatsup), for reject, reject_warning, warn, info, hold, discard….
+    static func whatsup(_ action: String, _ command: String, _ client: ClientIdentity, _ text: String, _ ctx: CheckContext,
+                        queueID: String?, recipient: String?) -> String {
+        var line = "\(queueID ?? "NOQUEUE"): \(action): \(command) from \(client.nameAddress): \(text)"
         var extras: [String] = []
         if let s = ctx.sender { extras.append("from=<\(s)>") }
         if let r = recipient ?? ctx.recipient { extras.append("to=<\(r)>") }
         extras.append("proto=\(ctx.protocolName)")
         if let h = ctx.helo { extras.append("helo=<\(h)>") }
         line += "; " + extras.joined(separator: " ")
-        Log.info(line)
+        return line
     }
 
     func disconnect(_ client: ClientIdentity) {

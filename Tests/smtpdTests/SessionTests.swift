@@ -292,12 +292,17 @@ final class PathTests: XCTestCase {
     }
 
     func testHostnameSyntax() {
-        XCTAssertTrue(HostnameSyntax.isValid("mail.example.com"))
-        XCTAssertTrue(HostnameSyntax.isValid("[192.0.2.1]"))
-        XCTAssertFalse(HostnameSyntax.isValid("bad_helo!"))
-        XCTAssertFalse(HostnameSyntax.isFullyQualified("nodots"))
-        XCTAssertFalse(HostnameSyntax.isFullyQualified("1.2.3.4"))
-        XCTAssertTrue(HostnameSyntax.isFullyQualified("[1.2.3.4]"))
+        XCTAssertTrue(HostnameSyntax.isValidHostname("mail.example.com"))
+        XCTAssertTrue(HostnameSyntax.isValidHostname("under_score.example"))
+        XCTAssertFalse(HostnameSyntax.isValidHostname("bad_helo!"))
+        XCTAssertFalse(HostnameSyntax.isValidHostname("1.2.3.4"), "all-numeric")
+        XCTAssertFalse(HostnameSyntax.isValidHostname("-lead.example"))
+        XCTAssertFalse(HostnameSyntax.isValidHostname("a..b"))
+        XCTAssertEqual(HostnameSyntax.truncatingDot("host.example."), "host.example")
+        XCTAssertTrue(HostnameSyntax.isHostAddress("1.2.3.4"))
+        XCTAssertTrue(HostnameSyntax.isMailHostAddress("IPv6:::1"))
+        XCTAssertFalse(HostnameSyntax.isMailHostAddress("::1"))
+        XCTAssertFalse(HostnameSyntax.isMailHostAddress("300.1.2.3"))
     }
 
     func testNetworkList() {

@@ -20,7 +20,8 @@ enum ComputedDefaults {
         case "process_name":
             return ThisProcess.name
         default:
-            return ""
+            // A default that names a computed parameter (myorigin = $myhostname).
+            return ParameterRegistry.all[name]?.defaultValue ?? ""
         }
     }
 

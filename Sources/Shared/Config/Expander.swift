@@ -5,6 +5,9 @@
 
 struct Expander {
     let config: MainConfig
+    /// Names with fixed values that win over parameters (smtpd's `$rbl_code` and friends);
+    /// their values are not expanded further.
+    var variables: [String: String] = [:]
     var active: Set<String> = []
     var depth = 0
 
@@ -15,6 +18,7 @@ struct Expander {
     }
 
     mutating func expandParameter(_ name: String) -> String {
+        if let value = variables[name] { return value }
         guard let raw = config.raw(name) else { return "" }
         guard !active.contains(name), depth < 100 else {
             Log.warning("\(name): recursive parameter expansion")
@@ -91,7 +95,7 @@ struct Expander {
         let name = String(decoding: bytes[..<j], as: UTF8.self)
         let rest = String(decoding: bytes[j...], as: UTF8.self)
         guard let op = rest.first else { return expandParameter(name) }
-        let isSet = !(config.raw(name) ?? "").isEmpty
+        let isSet = !(variables[name] ?? config.raw(name) ?? "").isEmpty
         let argument = String(rest.dropFirst())
         let (whenSet, whenEmpty) = Expander.alternatives(argument, op: op)
         switch op {

@@ -114,6 +114,14 @@ public final class MainConfig {
         return expander.expand(text)
     }
 
+    /// Expands TEXT with VARIABLES (used literally) winning over parameters, as Postfix
+    /// expands reply templates such as default_rbl_reply.
+    public func expand(_ text: String, variables: [String: String]) -> String {
+        var expander = Expander(config: self)
+        expander.variables = variables
+        return expander.expand(text)
+    }
+
     /// The value as a list (comma and/or white-space separated).
     public func list(_ name: String) -> [String] { splitList(value(name)) }
 

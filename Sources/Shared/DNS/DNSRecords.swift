@@ -13,7 +13,7 @@ public enum DNSRecordType: Int32 {
     case txt = 16
     case aaaa = 28
 
-    var name: String {
+    public var name: String {
         switch self {
         case .a: return "A"
         case .ns: return "NS"
@@ -25,7 +25,7 @@ public enum DNSRecordType: Int32 {
     }
 }
 
-enum DNSRecords {
+public enum DNSRecords {
     /// An A (4 bytes) or AAAA (16 bytes) record as text; nil for other lengths.
     static func address(_ rdata: [UInt8]) -> String? {
         let family: Int32

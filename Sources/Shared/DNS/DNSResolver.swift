@@ -33,6 +33,9 @@ public final class DNSResolver {
     static let cacheLimit = 4096
 
     nonisolated(unsafe) private static var instance: DNSResolver?
+    /// The reason of every temporary failure, in the resolver library's words (h_errno
+    /// TRY_AGAIN), as Postfix's replies and log lines quote it.
+    public static let tryAgain = "Host not found, try again"
 
     /// A resolver for CONFIG: `postern_dns_server` (`address[@port]`, several allowed)
     /// or /etc/resolv.conf; `inet_protocols` for address lookups. Throws a
@@ -103,6 +106,11 @@ public final class DNSResolver {
         return .notFound(nxdomain: nxdomain)
     }
 
+    /// The A records of NAME only (DNS block lists answer with IPv4 addresses).
+    public func ipv4Addresses(_ name: String) -> DNSResult<[String]> {
+        lookup(name, .a).map { $0.compactMap(DNSRecords.address) }
+    }
+
     /// The MX records of NAME sorted by preference; a null MX is `[MXRecord(0, "")]`.
     public func mx(_ name: String) -> DNSResult<[MXRecord]> {
         lookup(name, .mx).map { records in
@@ -153,7 +161,8 @@ public final class DNSResolver {
         if rc != 0 {
             token.release()
             if rc == UB_SYNTAX.rawValue { return (.notFound(nxdomain: true), 0) }
-            return (.failed(reason: String(cString: ub_strerror(rc))), 0)
+            Log.warning("DNS query \(name) \(type.name): \(String(cString: ub_strerror(rc)))")
+            return (.failed(reason: DNSResolver.tryAgain), 0)
         }
         let deadline = Clock.monotonicMs() + Int64(timeoutMs)
         let fd = ub_fd(context)
@@ -162,7 +171,7 @@ public final class DNSResolver {
             if remaining <= 0 {
                 pending.abandoned = true
                 if ub_cancel(context, id) == 0 { token.release() }
-                return (.failed(reason: "\(name) \(type.name): DNS lookup timed out"), 0)
+                return (.failed(reason: DNSResolver.tryAgain), 0)
             }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, Int32(min(remaining, 1000))) > 0 {
@@ -240,22 +249,11 @@ final class PendingQuery {
     var ttl = 0
 
     func answer(_ name: String, _ type: DNSRecordType) -> DNSResult<[[UInt8]]> {
-        if error != 0 { return .failed(reason: "\(name) \(type.name): \(String(cString: ub_strerror(error)))") }
-        if bogus { return .failed(reason: "\(name) \(type.name): DNSSEC validation failed") }
+        if error != 0 || bogus { return .failed(reason: DNSResolver.tryAgain) }
         if haveData { return .found(records) }
         if nxdomain { return .notFound(nxdomain: true) }
         if rcode == 0 { return .notFound(nxdomain: false) }
-        return .failed(reason: "\(name) \(type.name): \(PendingQuery.rcodeText(rcode))")
-    }
-
-    static func rcodeText(_ rcode: Int32) -> String {
-        switch rcode {
-        case 1: return "Format error"
-        case 2: return "Host not found, try again"
-        case 4: return "Not implemented"
-        case 5: return "Query refused"
-        default: return "DNS error \(rcode)"
-        }
+        return .failed(reason: DNSResolver.tryAgain)
     }
 }
 

@@ -39,7 +39,7 @@ public struct HostsFile {
     }
 
     /// ADDRESS in inet_ntop's form, so `::0001` and `::1` compare equal; nil if not an address.
-    static func canonical(_ address: String) -> String? {
+    public static func canonical(_ address: String) -> String? {
         guard let (_, bytes) = CIDRTable.address(address) else { return nil }
         return DNSRecords.address(bytes)
     }

@@ -52,6 +52,9 @@ public final class BufferedStream {
     /// Bytes received but not yet consumed (pipelined input).
     public var bufferedCount: Int { input.count - inputStart }
 
+    /// Those bytes themselves.
+    public var unreadInput: ArraySlice<UInt8> { input[inputStart...] }
+
     /// Throws away unread input (after STARTTLS, to defeat command injection).
     public func discardBufferedInput() {
         input.removeAll(keepingCapacity: true)
