@@ -83,7 +83,8 @@ final class SMTPAgent {
             client.auth = settings.credentials(host: server.host, destination: destination.text)
             let session = SMTPClientSession(settings: client, host: server.host, address: server.address)
             let connection: ServerConnection
-            switch ServerConnection.open(server, session: session, settings: settings, nexthop: attempt.request.nexthop) {
+            switch ServerConnection.open(server, session: session, settings: settings, nexthop: attempt.request.nexthop,
+                                         destination: destination.host) {
             case .failure(let failure):
                 Log.info(failure.reason)
                 attempt.lastFailure = failure

@@ -1,8 +1,32 @@
 // The smtp_* parameters the delivery agent reads once at start-up (with the service's
 // `-o` overrides already applied by ServiceRuntime): names, time limits, MX limits,
-// connection caching, TLS level and SASL client settings. A value that cannot work
-// (an unknown TLS level, an unreadable password table) stops start-up.
+// connection caching, TLS level and SASL client settings. The TLS context and the
+// password tables are opened while the process still has root's rights (they are often
+// readable by root only). A value that cannot work (an unknown TLS level, a password
+// table that cannot be opened) stops start-up; TLS that cannot be set up is a warning,
+// and mail that requires it is deferred.
 import Shared
+
+/// What must be opened before privileges are dropped.
+struct SMTPAgentResources {
+    var tls: TLSClientContext?
+    var saslPasswords: TableList?
+
+    init(config: MainConfig) throws {
+        let level = try SMTPAgentSettings.tlsLevel(config)
+        if level != .none {
+            var tlsSettings = TLSClientSettings(smtp: config)
+            tlsSettings.level = level
+            do {
+                tls = try TLSClientContext(tlsSettings)
+            } catch {
+                if case .configuration(let lines) = error { lines.forEach { Log.warning($0) } } else { Log.warning("\(error)") }
+            }
+        }
+        let maps = config.value("smtp_sasl_password_maps")
+        if config.bool("smtp_sasl_auth_enable") && !maps.trimmed.isEmpty { saslPasswords = try TableRegistry.openList(maps) }
+    }
+}
 
 struct SMTPAgentSettings {
     let heloName: String
@@ -30,7 +54,8 @@ struct SMTPAgentSettings {
     let cacheTimeLimit: Int
     let reuseTimeLimit: Int
     let reuseCountLimit: Int
-    let tlsLevel: SMTPTLSLevel
+    let tlsLevel: TLSSecurityLevel
+    let tls: TLSClientContext?
     let saslEnabled: Bool
     let saslPasswords: TableList?
     let saslMechanismFilter: [String]
@@ -38,7 +63,7 @@ struct SMTPAgentSettings {
     let saslTLSSecurityOptions: Set<String>
     let saslSoftBounce: Bool
 
-    init(_ config: MainConfig) throws {
+    init(_ config: MainConfig, resources: SMTPAgentResources) throws {
         myHostname = config.value("myhostname")
         heloName = config.value("smtp_helo_name")
         relayhost = config.value("relayhost")
@@ -75,30 +100,30 @@ struct SMTPAgentSettings {
         reuseTimeLimit = config.seconds("smtp_connection_reuse_time_limit")
         reuseCountLimit = config.int("smtp_connection_reuse_count_limit")
         tlsLevel = try SMTPAgentSettings.tlsLevel(config)
+        tls = resources.tls
         saslEnabled = config.bool("smtp_sasl_auth_enable")
-        let maps = config.value("smtp_sasl_password_maps")
-        saslPasswords = saslEnabled && !maps.trimmed.isEmpty ? try TableRegistry.openList(maps) : nil
+        saslPasswords = resources.saslPasswords
         saslMechanismFilter = config.list("smtp_sasl_mechanism_filter").map { $0.uppercased() }
         saslSecurityOptions = Set(config.list("smtp_sasl_security_options").map { $0.lowercased() })
         saslTLSSecurityOptions = Set(config.list("smtp_sasl_tls_security_options").map { $0.lowercased() })
         saslSoftBounce = config.bool("smtp_sasl_auth_soft_bounce")
     }
 
-    /// smtp_tls_security_level, or the older smtp_use_tls / smtp_enforce_tls.
-    static func tlsLevel(_ config: MainConfig) throws -> SMTPTLSLevel {
+    /// smtp_tls_security_level, or the older smtp_use_tls / smtp_enforce_tls. Without
+    /// DANE support, `dane` works as `may` and `dane-only` as `secure`.
+    static func tlsLevel(_ config: MainConfig) throws -> TLSSecurityLevel {
         let text = config.value("smtp_tls_security_level").lowercased()
         if text.isEmpty {
             if config.bool("smtp_enforce_tls") { return .encrypt }
             return config.bool("smtp_use_tls") ? .may : .none
         }
-        switch text {
-        case "dane", "dane-only": return .may
-        case "fingerprint": return .secure
-        default:
-            guard let level = SMTPTLSLevel(rawValue: text) else {
-                throw ConfigError("\(config.path): parameter smtp_tls_security_level: invalid TLS level: \"\(text)\"")
-            }
-            return level
+        guard let level = TLSSecurityLevel(rawValue: text) else {
+            throw ConfigError("\(config.path): parameter smtp_tls_security_level: invalid TLS level: \"\(text)\"")
+        }
+        switch level {
+        case .dane: return .may
+        case .daneOnly: return .secure
+        default: return level
         }
     }
 
@@ -113,7 +138,7 @@ struct SMTPAgentSettings {
         s.nexthop = nexthop
         s.bestMX = bestMX
         s.tlsLevel = tlsLevel
-        s.tlsAvailable = false
+        s.tlsAvailable = tls != nil
         return s
     }
 

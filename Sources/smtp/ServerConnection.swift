@@ -12,16 +12,20 @@ final class ServerConnection {
     let settings: SMTPAgentSettings
     /// The next hop it was opened for (the connection cache's key).
     let nexthop: String
+    /// The destination domain the server was found for (TLS name checks).
+    let destination: String
     /// Monotonic seconds: when it was opened, and when it last finished a transaction.
     let openedAt: Double
     var idleSince: Double
     var isClosed = false
 
-    init(server: SMTPServer, session: SMTPClientSession, descriptor: Int32, settings: SMTPAgentSettings, nexthop: String) {
+    init(server: SMTPServer, session: SMTPClientSession, descriptor: Int32, settings: SMTPAgentSettings, nexthop: String,
+         destination: String) {
         self.server = server
         self.session = session
         self.settings = settings
         self.nexthop = nexthop
+        self.destination = destination
         stream = BufferedStream(descriptor: descriptor, timeoutMs: 300_000)
         openedAt = ServerConnection.clock()
         idleSince = openedAt
@@ -31,15 +35,16 @@ final class ServerConnection {
 
     /// Connects to SERVER within smtp_connect_timeout; the failure is Postfix's
     /// `connect to host[addr]:port: Connection refused` (4.4.1).
-    static func open(_ server: SMTPServer, session: SMTPClientSession, settings: SMTPAgentSettings, nexthop: String)
-        -> Result<ServerConnection, SMTPFailure>
+    static func open(_ server: SMTPServer, session: SMTPClientSession, settings: SMTPAgentSettings, nexthop: String,
+                     destination: String) -> Result<ServerConnection, SMTPFailure>
     {
         guard let address = InetAddress(host: server.address, port: server.port) else {
             return .failure(SMTPFailure(dsn: "4.4.1", reason: "connect to \(server.relayName): Invalid argument"))
         }
         do {
             let fd = try Sockets.connectInet(address, timeout: settings.connectTimeout > 0 ? settings.connectTimeout : 3600)
-            return .success(ServerConnection(server: server, session: session, descriptor: fd, settings: settings, nexthop: nexthop))
+            return .success(ServerConnection(
+                server: server, session: session, descriptor: fd, settings: settings, nexthop: nexthop, destination: destination))
         } catch let e as SystemError {
             return .failure(SMTPFailure(dsn: "4.4.1", reason: "connect to \(server.relayName): \(errnoText(e.code))"))
         } catch {
@@ -69,12 +74,61 @@ final class ServerConnection {
             case .sendContent:
                 sendContent(message, queueID: queueID)
             case .startTLS:
-                session.tlsStarted(false, detail: "handshake failure")
+                startTLS()
             case .idle:
                 return true
             case .close:
                 close()
                 return false
+            }
+        }
+    }
+
+    /// The TLS handshake after the server's 220 to STARTTLS; the stream then reads and
+    /// writes through TLS, and anything the server sent ahead of it is thrown away.
+    func startTLS() {
+        guard let context = settings.tls else { return session.tlsStarted(failure: "Cannot start TLS: handshake failure") }
+        do {
+            try stream.flush()
+            let level = session.settings.tlsLevel
+            let transport = try context.start(
+                descriptor: stream.descriptor, level: level, peer: server.relayName, serverName: tlsServerName(context),
+                matchNames: tlsMatchNames(context, level), timeoutMs: (settings.timeouts[.starttls] ?? 300) * 1000)
+            stream.discardBufferedInput()
+            stream.transport = transport
+            session.tlsStarted()
+        } catch let e as TLSError {
+            if case .verification = e {
+                session.tlsStarted(failure: "Server certificate not verified")
+            } else {
+                session.tlsStarted(failure: "Cannot start TLS: handshake failure")
+            }
+        } catch {
+            session.tlsStarted(failure: "Cannot start TLS: handshake failure")
+        }
+    }
+
+    /// smtp_tls_servername: the SNI name (`hostname`: the server's, `nexthop`: the
+    /// destination's, or a literal name).
+    func tlsServerName(_ context: TLSClientContext) -> String {
+        switch context.settings.serverName.lowercased() {
+        case "": return ""
+        case "hostname": return server.host
+        case "nexthop": return destination
+        default: return context.settings.serverName
+        }
+    }
+
+    /// The names the server certificate must show at verify (smtp_tls_verify_cert_match)
+    /// and secure (smtp_tls_secure_cert_match) levels.
+    func tlsMatchNames(_ context: TLSClientContext, _ level: TLSSecurityLevel) -> [String] {
+        let strategies = level == .verify ? context.settings.verifyCertMatch : context.settings.secureCertMatch
+        return strategies.map { strategy in
+            switch strategy.lowercased() {
+            case "hostname": return server.host
+            case "nexthop": return destination
+            case "dot-nexthop": return "." + destination
+            default: return strategy
             }
         }
     }

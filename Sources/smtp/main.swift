@@ -6,10 +6,17 @@
 // deferrals and bounces.
 import Shared
 
-let runtime = ServiceRuntime(program: "smtp")
+var opened: SMTPAgentResources?
+let runtime = ServiceRuntime(program: "smtp", beforePrivilegeDrop: { service in
+    do {
+        opened = try SMTPAgentResources(config: service.config)
+    } catch {
+        Log.fatal("\(error)")
+    }
+})
 let settings: SMTPAgentSettings
 do {
-    settings = try SMTPAgentSettings(runtime.config)
+    settings = try SMTPAgentSettings(runtime.config, resources: opened!)
 } catch {
     Log.fatal("\(error)")
 }

@@ -358,4 +358,79 @@ final class SMTPClientTests: XCTestCase {
         XCTAssertFalse(text.contains("x@a.example"), "the DSN server was given NOTIFY=SUCCESS and reports itself: \(text)")
         XCTAssertEqual(withDSN.messages.first?.rcptTo.first?.hasSuffix("NOTIFY=SUCCESS"), true)
     }
+
+    /// A second Postern that offers STARTTLS with a self-signed certificate for
+    /// `localhost` and delivers b.example to posterntest2's Maildir.
+    func tlsReceiver() throws -> (inst: TestInstance, port: UInt16, cert: String, home: String) {
+        let other = "posterntest2"
+        if getpwnam(other) == nil { runProgram("/usr/sbin/useradd", ["-m", "-s", "/usr/sbin/nologin", other]) }
+        let otherHome = String(cString: try XCTUnwrap(getpwnam(other)).pointee.pw_dir)
+        let port = freePort()
+        let receiver = try TestInstance(masterCF: """
+            127.0.0.1:\(port) inet n - n - - smtpd
+            qmgr unix n - n 300 1 qmgr
+            local unix - n n - - local
+
+            """, main: ["myhostname = mx.b.example", "mydomain = b.example", "mydestination = $mydomain", "home_mailbox = Maildir/",
+                        "alias_maps =", "smtpd_error_sleep_time = 0", "mynetworks = 10.9.9.9/32", "smtpd_tls_security_level = may"])
+        let cert = receiver.etc + "/server.pem"
+        let key = receiver.etc + "/server.key"
+        let made = runProgram("/usr/bin/openssl", ["req", "-new", "-x509", "-nodes", "-days", "30", "-subj", "/CN=localhost",
+                                                   "-newkey", "rsa:2048", "-keyout", key, "-out", cert])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        chmod(cert, 0o644)
+        try receiver.writeFile("main.cf", try String(contentsOfFile: receiver.etc + "/main.cf", encoding: .utf8)
+            + "smtpd_tls_cert_file = \(cert)\nsmtpd_tls_key_file = \(key)\n")
+        instances.append(receiver)
+        receiver.start()
+        return (receiver, port, cert, otherHome)
+    }
+
+    func testStartTLSToAReceiver() throws {
+        let receiver = try tlsReceiver()
+        let (inst, port) = try start([
+            "smtp_tls_security_level = may", "smtp_tls_loglevel = 1", "smtp_host_lookup = native",
+            "transport_maps = inline:{ b.example=smtp:[127.0.0.1]:\(receiver.port), v.example=smtp:[localhost]:\(receiver.port) }",
+        ])
+        let token = UUID().uuidString
+        XCTAssertTrue(send(port, to: ["posterntest2@b.example"], body: "Subject: TLS \(token)\n\nsecret").hasPrefix("250"))
+        func arrived(_ text: String) -> String? {
+            let dir = receiver.home + "/Maildir/new"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap {
+                try? String(contentsOfFile: dir + "/" + $0, encoding: .utf8)
+            }.first { $0.contains(text) }
+        }
+        XCTAssertTrue(eventually(20) { arrived("TLS \(token)") != nil }, inst.log + receiver.inst.log)
+        XCTAssertTrue(arrived("TLS \(token)")?.contains("with ESMTPS id") ?? false, "the receiver saw TLS: \(arrived("TLS \(token)") ?? "")")
+        XCTAssertTrue(matches(inst.log, #"smtp\[[0-9]+\]: Untrusted TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:\#(receiver.port): TLSv1\.[23] with cipher "#), inst.log)
+        XCTAssertTrue(inst.log.contains("to=<posterntest2@b.example>, relay=127.0.0.1[127.0.0.1]:\(receiver.port)"), inst.log)
+    }
+
+    func testVerifiedTLSAndARefusedCertificate() throws {
+        let receiver = try tlsReceiver()
+        let (inst, port) = try start([
+            "smtp_tls_security_level = verify", "smtp_tls_loglevel = 1", "smtp_tls_CAfile = \(receiver.cert)", "smtp_host_lookup = native",
+            "transport_maps = inline:{ b.example=smtp:[localhost]:\(receiver.port), wrong.example=smtp:[127.0.0.1]:\(receiver.port) }",
+        ])
+        XCTAssertTrue(send(port, to: ["posterntest2@b.example"], body: "Subject: verified\n\nx").hasPrefix("250"))
+        XCTAssertTrue(send(port, to: ["someone@wrong.example"], body: "Subject: wrong name\n\nx").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) {
+            inst.log.contains("to=<posterntest2@b.example>, relay=localhost[127.0.0.1]:\(receiver.port)") && inst.log.contains("to=<someone@wrong.example>")
+        }, inst.log)
+        let log = inst.log
+        XCTAssertTrue(matches(log, #"Verified TLS connection established to localhost\[127\.0\.0\.1\]:\#(receiver.port): TLSv1\.[23] with cipher "#), log)
+        XCTAssertTrue(matches(log, #"to=<posterntest2@b\.example>, relay=localhost\[127\.0\.0\.1\]:\#(receiver.port), .*status=sent"#), log)
+        XCTAssertTrue(log.contains("server certificate verification failed for 127.0.0.1[127.0.0.1]:\(receiver.port)"), log)
+        XCTAssertTrue(log.contains("dsn=4.7.5, status=deferred (Server certificate not verified)"), log)
+    }
+
+    func testEncryptRefusesAServerWithoutStartTLS() throws {
+        let server = try fakeServer()
+        let (inst, port) = try start(["relayhost = [127.0.0.1]:\(server.port)", "smtp_tls_security_level = encrypt"])
+        XCTAssertTrue(send(port, to: ["x@elsewhere.example.net"], body: "Subject: plain\n\nx").hasPrefix("250"))
+        XCTAssertTrue(eventually(20) {
+            inst.log.contains("dsn=4.7.4, status=deferred (TLS is required, but was not offered by host 127.0.0.1[127.0.0.1])")
+        }, inst.log)
+        XCTAssertTrue(server.messages.isEmpty)
+    }
 }

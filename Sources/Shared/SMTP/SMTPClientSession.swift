@@ -122,11 +122,12 @@ public final class SMTPClientSession {
         fail(SMTPFailure(dsn: "4.3.0", reason: "local data error while talking to \(server)"))
     }
 
-    /// The TLS handshake after STARTTLS finished; DETAIL explains a failure.
-    public func tlsStarted(_ ok: Bool, detail: String = "handshake failure") {
-        guard ok else {
+    /// The TLS handshake after STARTTLS finished; FAILURE says why it did not work
+    /// (`Cannot start TLS: handshake failure`, `Server certificate not verified`).
+    public func tlsStarted(failure: String? = nil) {
+        if let failure {
             reusable = false
-            fail(SMTPFailure(dsn: "4.7.5", reason: "Cannot start TLS: \(detail)"))
+            fail(SMTPFailure(dsn: "4.7.5", reason: failure))
             closed = true
             return
         }
@@ -193,7 +194,7 @@ public final class SMTPClientSession {
                 steps = [.send("STARTTLS", .starttls), .receive(.starttls)]
                 return
             }
-            if settings.tlsLevel.required {
+            if settings.tlsLevel.requiresEncryption {
                 let reason = settings.tlsAvailable ? "TLS is required, but was not offered by host \(server)"
                     : "TLS is required, but our TLS engine is unavailable"
                 fail(SMTPFailure(dsn: settings.tlsAvailable ? "4.7.4" : "4.7.5", reason: reason))
@@ -212,7 +213,7 @@ public final class SMTPClientSession {
             steps = [.startTLS]
             return
         }
-        if settings.tlsLevel.required {
+        if settings.tlsLevel.requiresEncryption {
             fail(remote(reply, "TLS is required, but host \(server) refused to start TLS: \(reply.text)"))
             reusable = false
             return closeAfterQuit()

@@ -104,14 +104,6 @@ public struct SMTPServerFeatures: Equatable {
     }
 }
 
-/// smtp_tls_security_level.
-public enum SMTPTLSLevel: String, Equatable {
-    case none, may, encrypt, verify, secure
-
-    /// True for the levels that refuse to send in plain text.
-    public var required: Bool { self != .none && self != .may }
-}
-
 /// SMTP AUTH for one connection: the credentials from smtp_sasl_password_maps and which
 /// mechanisms the settings allow.
 public struct SMTPClientAuth: Equatable {
@@ -158,7 +150,8 @@ public struct SMTPClientSettings: Equatable {
     /// hosts (for the loop check's text and status).
     public var nexthop = ""
     public var bestMX = true
-    public var tlsLevel = SMTPTLSLevel.none
+    /// smtp_tls_security_level (dane is treated as may, dane-only as secure).
+    public var tlsLevel = TLSSecurityLevel.none
     /// Whether this program can do TLS at all.
     public var tlsAvailable = false
     public var auth: SMTPClientAuth?

@@ -44,7 +44,7 @@ final class SMTPClientSessionTests: XCTestCase {
                 transcript.append("<content>")
             case .startTLS:
                 transcript.append("<tls>")
-                session.tlsStarted(true)
+                session.tlsStarted()
             case .idle:
                 return transcript
             case .close:
