@@ -69,18 +69,22 @@ final class QueuedMessage {
         return found
     }
 
-    /// Writes the content in DATA form, `.` CRLF included, flushing as it goes; true when
-    /// a line longer than LINELIMIT had to be broken. Throws StreamError when the
-    /// connection fails, SystemError/QueueFileError when the queue file cannot be read.
+    /// Writes the content in DATA form, `.` CRLF included, in writes of about 64 KiB (a
+    /// small message and its final dot go in one write, so no segment waits for a
+    /// delayed ACK); true when a line longer than LINELIMIT had to be broken. Throws
+    /// StreamError when the connection fails, SystemError/QueueFileError when the queue
+    /// file cannot be read.
     func send(to stream: BufferedStream, lineLimit: Int) throws -> Bool {
         var encoder = SMTPDataEncoder(lineLimit: lineLimit)
         var out: [UInt8] = []
-        out.reserveCapacity(70_000)
+        out.reserveCapacity(140_000)
         try file.readContent(descriptor: descriptor) { chunk in
             encoder.encode(chunk, into: &out)
-            stream.write(out)
-            out.removeAll(keepingCapacity: true)
-            try stream.flush()
+            if out.count >= 65536 {
+                stream.write(out)
+                out.removeAll(keepingCapacity: true)
+                try stream.flush()
+            }
         }
         encoder.finish(into: &out)
         stream.write(out)

@@ -43,6 +43,9 @@ final class ServerConnection {
         }
         do {
             let fd = try Sockets.connectInet(address, timeout: settings.connectTimeout > 0 ? settings.connectTimeout : 3600)
+            // Commands and content already go out in whole groups: no Nagle wait for an ACK.
+            var on: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             return .success(ServerConnection(
                 server: server, session: session, descriptor: fd, settings: settings, nexthop: nexthop, destination: destination))
         } catch let e as SystemError {
