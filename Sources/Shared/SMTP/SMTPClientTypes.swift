@@ -52,7 +52,11 @@ public enum SMTPClientStage: Equatable, CaseIterable {
         case .rset: return "final RSET command"
         case .rsetProbe: return "RSET probe"
         case .quit: return "QUIT command"
-        case .greeting, .ehlo, .helo, .starttls, .auth: return "\(self) command"
+        case .greeting: return "initial server greeting"
+        case .ehlo: return "EHLO command"
+        case .helo: return "HELO command"
+        case .starttls: return "STARTTLS command"
+        case .auth: return "AUTH command"
         }
     }
 
