@@ -1,8 +1,8 @@
 // The smtp_* parameters the delivery agent reads once at start-up (with the service's
 // `-o` overrides already applied by ServiceRuntime): names, time limits, MX limits,
-// connection caching, TLS level and SASL client settings. The TLS context and the
-// password tables are opened while the process still has root's rights (they are often
-// readable by root only). A value that cannot work (an unknown TLS level, a password
+// connection caching, TLS level and SASL client settings. The TLS context, the password
+// tables and the DNS resolver are set up while the process still has root's rights and
+// sees the whole file system (keys and tables are often readable by root only). A value that cannot work (an unknown TLS level, a password
 // table that cannot be opened) stops start-up; TLS that cannot be set up is a warning,
 // and mail that requires it is deferred.
 import Shared
@@ -25,6 +25,8 @@ struct SMTPAgentResources {
         }
         let maps = config.value("smtp_sasl_password_maps")
         if config.bool("smtp_sasl_auth_enable") && !maps.trimmed.isEmpty { saslPasswords = try TableRegistry.openList(maps) }
+        // The resolver reads /etc/resolv.conf now, before a chroot could hide it.
+        if config.list("smtp_host_lookup").contains(where: { $0.asciiLowercased == "dns" }) { _ = DNSResolver.shared(config: config) }
     }
 }
 
