@@ -2,8 +2,10 @@
 """One measured load run against an SMTP server on loopback, for scripts/bench.
 
 Sends COUNT messages of SIZE bytes over SESSIONS parallel sessions with Postfix's
-smtp-source, then waits until the delivered count (files in a Maildir's new/) has grown
-by COUNT. Prints one line of key=value pairs:
+smtp-source, then waits until the delivered count has grown by COUNT: files in a
+Maildir's new/ (--count-dir), or `status=sent` log lines that name a relay
+(--count-log, --count-match) for mail sent on by the smtp client. Prints one line of
+key=value pairs:
   accept_rate   messages per second until smtp-source exits (every message got its 250)
   e2e_rate      messages per second until all were delivered
   cpu_ms        CPU milliseconds per message of the server's processes (the master and
@@ -63,15 +65,43 @@ def sample_rss(root, peaks, stop):
         stop.wait(0.2)
 
 
-def delivered(directory):
-    try:
-        return len(os.listdir(directory))
-    except OSError:
-        return 0
+class LogCounter:
+    """Counts `status=sent` lines containing MATCH in a growing log file, reading only
+    what was appended since the last call."""
+
+    def __init__(self, path, match):
+        self.path, self.match, self.offset, self.count, self.partial = path, match, 0, 0, ""
+
+    def __call__(self):
+        try:
+            with open(self.path, errors="replace") as f:
+                f.seek(self.offset)
+                data = f.read()
+                self.offset = f.tell()
+        except OSError:
+            return self.count
+        lines = (self.partial + data).split("\n")
+        self.partial = lines.pop()
+        self.count += sum(1 for l in lines if "status=sent" in l and self.match in l)
+        return self.count
+
+
+def delivered_counter(a):
+    """A function giving the delivered count now."""
+    if a.count_log:
+        return LogCounter(a.count_log, a.count_match)
+
+    def files():
+        try:
+            return len(os.listdir(a.count_dir))
+        except OSError:
+            return 0
+    return files
 
 
 def load(a):
-    before = delivered(a.count_dir)
+    delivered = delivered_counter(a)
+    before = delivered()
     root = int(open(a.pidfile).read().split()[0])
     peaks, stop = {}, threading.Event()
     sampler = threading.Thread(target=sample_rss, args=(root, peaks, stop), daemon=True)
@@ -82,17 +112,17 @@ def load(a):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t_accept = time.time() - t0
     deadline = time.time() + a.timeout
-    while delivered(a.count_dir) - before < a.count and time.time() < deadline:
+    while delivered() - before < a.count and time.time() < deadline:
         time.sleep(0.02)
     t_e2e = time.time() - t0
-    done = delivered(a.count_dir) - before
+    done = delivered() - before
     # Let just-finished agents be reaped so their CPU lands in the master's cutime.
     time.sleep(0.3)
     cpu = cpu_ticks(root) - cpu0
     stop.set()
     sampler.join()
     fields = {
-        "label": a.label, "count": a.count, "size": a.size, "sessions": a.sessions,
+        "label": a.label, "mode": a.mode, "count": a.count, "size": a.size, "sessions": a.sessions,
         "accept_rate": round(a.count / t_accept, 1), "e2e_rate": round(done / t_e2e, 1) if done >= a.count else 0,
         "cpu_ms": round(cpu * 1000 / HZ / a.count, 3),
     }
@@ -123,7 +153,10 @@ if __name__ == "__main__":
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--mode", default="local")
     p.add_argument("--count-dir")
+    p.add_argument("--count-log")
+    p.add_argument("--count-match", default="")
     p.add_argument("--pidfile")
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--latency", type=int, default=0)

@@ -26,7 +26,10 @@ final class BounceWriter {
             records.append(DeliveryStatus(
                 recipient: r.address, originalRecipient: r.originalRecipient, offset: r.statusOffset,
                 dsnOriginalRecipient: r.dsnOriginalRecipient ?? "rfc822;" + r.address, dsnNotify: r.dsnNotify,
-                status: result.dsn, action: "delayed", reason: result.reason))
+                status: result.dsn, action: "delayed",
+                diagnosticType: result.smtpReply.isEmpty ? nil : "smtp", diagnosticText: result.smtpReply.isEmpty ? nil : result.smtpReply,
+                mtaType: result.remoteMTA.isEmpty ? nil : "dns", mtaName: result.remoteMTA.isEmpty ? nil : result.remoteMTA,
+                reason: result.reason))
         }
         do {
             try DeferLog.append(records, queueID: message.queueID, logQueue: QueueDirectory.deferLog, directory: queue)

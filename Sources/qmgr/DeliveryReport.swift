@@ -1,8 +1,9 @@
 // The text of a delivery status notification (RFC 3464): a multipart/report with a
 // human-readable part, a message/delivery-status part (Reporting-MTA, Arrival-Date,
-// per-recipient Final-Recipient / Original-Recipient / Action / Status /
-// Diagnostic-Code), and the returned message (or only its headers when it is larger than
-// bounce_size_limit or RET=HDRS was asked for, and always for success and delay reports).
+// per-recipient Final-Recipient / Original-Recipient / Action / Status / Remote-MTA /
+// Diagnostic-Code: `smtp;` with a server's reply, else `X-Postfix;`), and the returned
+// message (or only its headers when it is larger than bounce_size_limit or RET=HDRS was
+// asked for, and always for success and delay reports).
 import Shared
 
 /// What a delivery status notification reports.
@@ -102,7 +103,9 @@ struct DeliveryReport {
             if let orcpt = rcpt.dsnOriginalRecipient, !orcpt.isEmpty {
                 text += "Original-Recipient: \(orcpt.replacingFirstSemicolon)\n"
             }
-            text += "Action: \(kind.action)\nStatus: \(r.dsn)\nDiagnostic-Code: X-Postfix; \(r.reason)\n\n"
+            text += "Action: \(kind == .success && !r.action.isEmpty ? r.action : kind.action)\nStatus: \(r.dsn)\n"
+            if !r.remoteMTA.isEmpty { text += "Remote-MTA: dns; \(r.remoteMTA)\n" }
+            text += r.smtpReply.isEmpty ? "Diagnostic-Code: X-Postfix; \(r.reason)\n\n" : "Diagnostic-Code: smtp; \(r.smtpReply)\n\n"
         }
         text += """
             --\(boundary)

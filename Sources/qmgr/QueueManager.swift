@@ -18,6 +18,8 @@ final class QueueManager {
     var busy: [Int32: AgentConnection] = [:]
     let activeLimit: Int
     var deferredScanTimer: Int?
+    /// The timer that restarts dispatching for a rate-delayed destination, and its time.
+    var resumeTimer: (id: Int, at: Double)?
 
     init(config: MainConfig, master: MasterConfig, loop: EventLoop) throws {
         self.config = config
@@ -37,10 +39,12 @@ final class QueueManager {
                 let specific = config.raw(transport + "_" + suffix).flatMap { Int(config.expand($0)) }
                 return specific ?? config.int("default_" + suffix)
             }
+            let rateDelay = config.raw(transport + "_destination_rate_delay").flatMap { parseTime(config.expand($0)) }
             return TransportLimits(
                 processLimit: processLimits[transport] ?? defaultProcessLimit,
                 destinationConcurrency: number("destination_concurrency_limit"),
-                recipientLimit: number("destination_recipient_limit"))
+                recipientLimit: number("destination_recipient_limit"),
+                rateDelay: Double(rateDelay ?? config.seconds("default_destination_rate_delay")))
         }
     }
 
@@ -155,11 +159,12 @@ final class QueueManager {
                 scheduler.finished(delivery)
                 continue
             }
-            let request = DeliveryRequest(
+            var request = DeliveryRequest(
                 queueID: message.queueID, queueFile: QueueDirectory.active + "/" + message.queueID, sender: message.sender,
                 nexthop: delivery.nexthop, arrivalTime: message.arrivalTime, activeTime: message.activeTime,
                 dsnEnvid: message.file.envelope.dsnEnvelopeID ?? "", dsnRet: message.file.envelope.dsnReturn ?? "",
                 recipients: delivery.recipients)
+            request.moreMailWaiting = scheduler.hasWaiting(like: delivery)
             guard let connection = agents.connection(delivery.transport), agents.send(request, on: connection) else {
                 scheduler.finished(delivery)
                 message.outstanding += 1
@@ -179,6 +184,21 @@ final class QueueManager {
                 self.agentTimedOut(fd)
             }
         }
+        armResume()
+    }
+
+    /// Wakes dispatch() when a rate-delayed destination may go again.
+    func armResume() {
+        guard let at = scheduler.nextResume() else { return }
+        if let armed = resumeTimer {
+            if armed.at <= at { return }
+            loop.cancel(armed.id)
+        }
+        let id = loop.after(max(0, at - Scheduler.clock())) { [unowned self] in
+            self.resumeTimer = nil
+            self.dispatch()
+        }
+        resumeTimer = (id, at)
     }
 
     /// `TRANSPORT_time_limit`, else command_time_limit, plus a minute for the agent's own
@@ -224,7 +244,7 @@ final class QueueManager {
             switch result.status {
             case .sent:
                 done.append(result.index)
-                if message.wantsSuccessNotice(result.index) { message.delivered[result.index] = result }
+                if message.wantsSuccessNotice(result.index) && !result.notifyPassedOn { message.delivered[result.index] = result }
             case .bounced:
                 message.bounced[result.index] = result
             case .deferred:
@@ -257,7 +277,11 @@ final class QueueManager {
         let forced = queue.isForcedExpire(id, queue: QueueDirectory.active)
         if !message.deferred.isEmpty && (forced || Double(lifetime) <= age) {
             Log.info("\(id): from=<\(message.sender)>, status=\(forced ? "force-expired" : "expired"), returned to sender")
-            returned += message.deferred.values.map { DeliveryResult(index: $0.index, status: .bounced, dsn: $0.dsn, reason: $0.reason) }
+            returned += message.deferred.values.map {
+                var r = $0
+                r.status = .bounced
+                return r
+            }
             message.deferred = [:]
         }
         for r in returned {

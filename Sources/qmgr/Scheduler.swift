@@ -2,7 +2,9 @@
 // together, to which transport and next hop, and when, within each transport's process
 // limit and each destination's concurrency limit (Postfix's qmgr, simplified: FIFO per
 // transport, round-robin between transports, recipients grouped per destination up to
-// the transport's destination recipient limit).
+// the transport's destination recipient limit). A destination with a rate delay
+// (`TRANSPORT_destination_rate_delay`) gets one delivery at a time and waits that long
+// after each before the next, as Postfix suspends its queue.
 import Shared
 
 /// Limits of one transport, from main.cf (`TRANSPORT_destination_…` or `default_…`)
@@ -11,6 +13,8 @@ struct TransportLimits: Equatable {
     var processLimit: Int
     var destinationConcurrency: Int
     var recipientLimit: Int
+    /// Seconds between deliveries to one destination (0 = none).
+    var rateDelay: Double = 0
 }
 
 /// One delivery request waiting for, or holding, an agent.
@@ -83,12 +87,17 @@ final class Scheduler {
     var busyDestinations: [String: Int] = [:]
     /// How many deliveries of each message still wait.
     var waitingPerMessage: [String: Int] = [:]
+    /// Rate-limited destinations and the monotonic time (seconds) they may go again.
+    var suspendedUntil: [String: Double] = [:]
     var roundRobin = 0
     var arrivals = 0
 
     init(limits: @escaping (String) -> TransportLimits) {
         self.limits = limits
     }
+
+    /// Monotonic seconds, the scheduler's clock.
+    static func clock() -> Double { Double(Clock.monotonicMs()) / 1000 }
 
     var isEmpty: Bool { waitingPerMessage.isEmpty }
     var inFlight: Int { busyTransports.values.reduce(0, +) }
@@ -125,20 +134,21 @@ final class Scheduler {
         waitingPerMessage[delivery.queueID, default: 0] += 1
     }
 
-    /// The next delivery that may start now, or nil when all that wait are blocked by a
-    /// limit (or nothing waits). Marks it in flight. Within a transport the oldest
+    /// The next delivery that may start at NOW, or nil when all that wait are blocked by
+    /// a limit (or nothing waits). Marks it in flight. Within a transport the oldest
     /// delivery whose destination has room goes first.
-    func next() -> PendingDelivery? {
+    func next(now: Double = Scheduler.clock()) -> PendingDelivery? {
         guard !transportOrder.isEmpty else { return nil }
         for step in 0..<transportOrder.count {
             let transport = transportOrder[(roundRobin + step) % transportOrder.count]
             let l = limits(transport)
             guard l.processLimit <= 0 || busyTransports[transport, default: 0] < l.processLimit else { continue }
             guard let destinations = waiting[transport] else { continue }
-            let limit = max(1, l.destinationConcurrency)
+            let limit = l.rateDelay > 0 ? 1 : max(1, l.destinationConcurrency)
             var best: (key: String, sequence: Int)?
             for (key, queue) in destinations {
                 guard let head = queue.first, busyDestinations[key, default: 0] < limit else { continue }
+                if let until = suspendedUntil[key], until > now { continue }
                 if best == nil || head.sequence < best!.sequence { best = (key, head.sequence) }
             }
             guard let chosen = best else { continue }
@@ -154,12 +164,31 @@ final class Scheduler {
         return nil
     }
 
-    /// A delivery's agent answered (or failed): its slots are free again.
-    func finished(_ delivery: PendingDelivery) {
+    /// A delivery's agent answered (or failed) at NOW: its slots are free again, after the
+    /// rate delay for a rate-limited destination.
+    func finished(_ delivery: PendingDelivery, now: Double = Scheduler.clock()) {
         busyTransports[delivery.transport, default: 1] -= 1
-        let key = delivery.key.isEmpty ? delivery.destinationKey(limits(delivery.transport)) : delivery.key
+        let l = limits(delivery.transport)
+        let key = delivery.key.isEmpty ? delivery.destinationKey(l) : delivery.key
         busyDestinations[key, default: 1] -= 1
         if busyDestinations[key] == 0 { busyDestinations[key] = nil }
+        if !suspendedUntil.isEmpty { suspendedUntil = suspendedUntil.filter { $0.value > now } }
+        if l.rateDelay > 0 { suspendedUntil[key] = now + l.rateDelay }
+    }
+
+    /// When the earliest rate-delayed destination with mail waiting may go again (nil:
+    /// none waits for that).
+    func nextResume() -> Double? {
+        var earliest: Double?
+        for (key, until) in suspendedUntil where waiting.values.contains(where: { $0[key] != nil }) {
+            earliest = min(earliest ?? until, until)
+        }
+        return earliest
+    }
+
+    /// True while another delivery for DELIVERY's transport and destination waits.
+    func hasWaiting(like delivery: PendingDelivery) -> Bool {
+        waiting[delivery.transport]?[delivery.key].map { !$0.isEmpty } ?? false
     }
 
     /// True while deliveries of QUEUEID wait for an agent.

@@ -74,4 +74,19 @@ final class SchedulerTests: XCTestCase {
         XCTAssertNil(s.next())
         XCTAssertTrue(s.isEmpty)
     }
+
+    func testRateDelayOneAtATimeWithAPause() {
+        let s = Scheduler { _ in TransportLimits(processLimit: 10, destinationConcurrency: 5, recipientLimit: 50, rateDelay: 2) }
+        for id in ["A", "B", "C"] { s.enqueue(queueID: id, routed([("smtp", "b.example", "x@b.example")])) }
+        s.enqueue(queueID: "D", routed([("smtp", "c.example", "x@c.example")]))
+        let a = s.next(now: 100)
+        XCTAssertEqual(a?.queueID, "A")
+        XCTAssertTrue(s.hasWaiting(like: a!), "B and C wait for the same destination")
+        XCTAssertEqual(s.next(now: 100)?.queueID, "D", "another destination is not held back")
+        XCTAssertNil(s.next(now: 100), "one delivery at a time to b.example")
+        s.finished(a!, now: 101)
+        XCTAssertNil(s.next(now: 102.5), "the rate delay runs from the end of the last delivery")
+        XCTAssertEqual(s.nextResume(), 103)
+        XCTAssertEqual(s.next(now: 103)?.queueID, "B")
+    }
 }

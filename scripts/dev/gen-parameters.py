@@ -52,8 +52,9 @@ for line in lines:
     value = value[1:] if value.startswith(" ") else value
     value = OVERRIDES.get(name, value)
     rows.append((name, kind(name, value), value))
-# A default that is just another parameter (`$smtp_xxx`) takes that parameter's kind.
-kinds = {name: k for name, k, _ in rows}
+# A default that is just another parameter (`$smtp_xxx`) takes that parameter's kind,
+# except "computed": such a default (`$myhostname`) is expanded, not computed itself.
+kinds = {name: k for name, k, _ in rows if k != "computed"}
 rows = [(name, kinds.get(re.fullmatch(r"\$\{?(\w+)\}?", v).group(1), k) if k == "string" and re.fullmatch(r"\$\{?(\w+)\}?", v) else k, v)
         for name, k, v in rows]
 rows += EXTRA

@@ -269,7 +269,7 @@ extension ParameterRegistry {
         lmtp_header_checks|string|
         lmtp_host_lookup|string|dns
         lmtp_initial_destination_concurrency|int|$initial_destination_concurrency
-        lmtp_lhlo_name|computed|$myhostname
+        lmtp_lhlo_name|string|$myhostname
         lmtp_lhlo_timeout|time:s|300s
         lmtp_line_length_limit|int|998
         lmtp_mail_timeout|time:s|300s
@@ -448,7 +448,7 @@ extension ParameterRegistry {
         milter_end_of_header_macros|string|i
         milter_header_checks|string|
         milter_helo_macros|string|{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}
-        milter_macro_daemon_name|computed|$myhostname
+        milter_macro_daemon_name|string|$myhostname
         milter_macro_defaults|string|
         milter_macro_v|string|$mail_name $mail_version
         milter_mail_macros|string|i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}
@@ -470,7 +470,7 @@ extension ParameterRegistry {
         myhostname|computed|vm.localdomain
         mynetworks|computed|127.0.0.0/8 192.0.2.0/24 [::1]/128 [fd00::]/64 [fe80::]/64
         mynetworks_style|string|${{$compatibility_level} <level {2} ? {subnet} : {host}}
-        myorigin|computed|$myhostname
+        myorigin|string|$myhostname
         nested_header_checks|string|$header_checks
         newaliases_path|string|/usr/bin/newaliases
         non_fqdn_reject_code|int|504

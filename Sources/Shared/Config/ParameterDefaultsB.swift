@@ -167,7 +167,7 @@ extension ParameterRegistry {
         smtp_fallback_relay|string|$fallback_relay
         smtp_generic_maps|string|
         smtp_header_checks|string|
-        smtp_helo_name|computed|$myhostname
+        smtp_helo_name|string|$myhostname
         smtp_helo_timeout|time:s|300s
         smtp_host_lookup|string|dns
         smtp_initial_destination_concurrency|int|$initial_destination_concurrency
@@ -276,7 +276,7 @@ extension ParameterRegistry {
         smtpd_etrn_restrictions|string|
         smtpd_expansion_filter|string|\\t\\40!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~
         smtpd_forbid_bare_newline|bool|no
-        smtpd_forbid_bare_newline_exclusions|computed|$mynetworks
+        smtpd_forbid_bare_newline_exclusions|string|$mynetworks
         smtpd_forbid_bare_newline_reject_code|int|550
         smtpd_forbid_unauth_pipelining|bool|no
         smtpd_forbidden_commands|string|CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}
@@ -301,7 +301,7 @@ extension ParameterRegistry {
         smtpd_policy_service_retry_delay|time:s|1s
         smtpd_policy_service_timeout|time:s|100s
         smtpd_policy_service_try_limit|int|2
-        smtpd_proxy_ehlo|computed|$myhostname
+        smtpd_proxy_ehlo|string|$myhostname
         smtpd_proxy_filter|string|
         smtpd_proxy_options|string|
         smtpd_proxy_timeout|time:s|100s

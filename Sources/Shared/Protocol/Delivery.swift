@@ -37,6 +37,9 @@ public struct DeliveryRequest: Equatable {
     public var dsnEnvid: String
     public var dsnRet: String
     public var recipients: [DeliveryRecipient]
+    /// More mail for this transport and next hop waits in qmgr: an agent that can keep
+    /// its connection open for it should (smtp_connection_cache_on_demand).
+    public var moreMailWaiting = false
 
     public init(queueID: String, queueFile: String, sender: String, nexthop: String, arrivalTime: Double, activeTime: Double,
                 dsnEnvid: String = "", dsnRet: String = "", recipients: [DeliveryRecipient]) {
@@ -57,6 +60,7 @@ public struct DeliveryRequest: Equatable {
             ("nexthop", nexthop), ("arrival_time", String(arrivalTime)), ("active_time", String(activeTime)),
             ("dsn_envid", dsnEnvid), ("dsn_ret", dsnRet),
         ])
+        if moreMailWaiting { list.append("more_mail", "yes") }
         for r in recipients {
             list.append("rcpt_index", String(r.index))
             list.append("rcpt", r.address)
@@ -84,6 +88,7 @@ public struct DeliveryRequest: Equatable {
             recipients: addresses.indices.map {
                 DeliveryRecipient(index: indexes[$0], address: addresses[$0], originalAddress: originals[$0], orcpt: orcpts[$0], notify: notifies[$0])
             })
+        moreMailWaiting = list["more_mail"] == "yes"
     }
 }
 
@@ -99,12 +104,25 @@ public struct DeliveryResult: Equatable {
     public var dsn: String
     /// The text in parentheses of the log line (`delivered to maildir`, the remote reply…).
     public var reason: String
+    /// The server that answered, for a DSN's `Remote-MTA: dns; NAME` ("" = none).
+    public var remoteMTA: String
+    /// That server's reply, for a DSN's `Diagnostic-Code: smtp; REPLY` ("" = none: the
+    /// reason is the diagnostic, `X-Postfix; REASON`).
+    public var smtpReply: String
+    /// A sent recipient's DSN action when it is not `delivered`: `relayed` for mail handed
+    /// to another MTA.
+    public var action = ""
+    /// True when the next MTA took over a NOTIFY=SUCCESS request (it announced DSN): no
+    /// success notice is due from here.
+    public var notifyPassedOn = false
 
-    public init(index: Int, status: Status, dsn: String, reason: String) {
+    public init(index: Int, status: Status, dsn: String, reason: String, remoteMTA: String = "", smtpReply: String = "") {
         self.index = index
         self.status = status
         self.dsn = dsn
         self.reason = reason
+        self.remoteMTA = remoteMTA
+        self.smtpReply = smtpReply
     }
 }
 
@@ -116,6 +134,10 @@ public enum DeliveryReply {
             list.append("rcpt_status", r.status.rawValue)
             list.append("rcpt_dsn", r.dsn)
             list.append("rcpt_reason", r.reason)
+            list.append("rcpt_mta", r.remoteMTA)
+            list.append("rcpt_reply", r.smtpReply)
+            list.append("rcpt_action", r.action)
+            list.append("rcpt_notify_passed", r.notifyPassedOn ? "yes" : "no")
         }
         return list
     }
@@ -127,7 +149,21 @@ public enum DeliveryReply {
         let dsns = list.all("rcpt_dsn")
         let reasons = list.all("rcpt_reason")
         guard [statuses.count, dsns.count, reasons.count].allSatisfy({ $0 == indexes.count }) else { return nil }
-        return indexes.indices.map { DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0]) }
+        /// The optional attributes NAME, or "" each when an agent sends none.
+        func optional(_ name: String) -> [String] {
+            let values = list.all(name)
+            return values.count == indexes.count ? values : Array(repeating: "", count: indexes.count)
+        }
+        let mtas = optional("rcpt_mta")
+        let replies = optional("rcpt_reply")
+        let actions = optional("rcpt_action")
+        let passed = optional("rcpt_notify_passed")
+        return indexes.indices.map {
+            var r = DeliveryResult(index: indexes[$0], status: statuses[$0], dsn: dsns[$0], reason: reasons[$0], remoteMTA: mtas[$0], smtpReply: replies[$0])
+            r.action = actions[$0]
+            r.notifyPassedOn = passed[$0] == "yes"
+            return r
+        }
     }
 }
 
@@ -150,16 +186,19 @@ public enum DeliveryLog {
         return text
     }
 
-    /// The whole line. CONNECT and TRANSMIT are the agent's own phases (c and d).
-    public static func line(_ request: DeliveryRequest, _ recipient: DeliveryRecipient, relay: String, connect: Double,
-                            transmit: Double, now: Double, result: DeliveryResult) -> String {
+    /// The whole line. CONNECT and TRANSMIT are the agent's own phases (c and d);
+    /// CONNECTIONUSE > 1 adds `conn_use=N` (a reused SMTP connection's transaction count).
+    public static func line(_ request: DeliveryRequest, _ recipient: DeliveryRecipient, relay: String, connectionUse: Int = 0,
+                            connect: Double, transmit: Double, now: Double, result: DeliveryResult) -> String {
         let a = max(0, request.activeTime - request.arrivalTime)
         let b = max(0, now - request.activeTime - connect - transmit)
         var line = "\(request.queueID): to=<\(recipient.address)>"
         if !recipient.originalAddress.isEmpty && recipient.originalAddress.asciiLowercased != recipient.address.asciiLowercased {
             line += ", orig_to=<\(recipient.originalAddress)>"
         }
-        line += ", relay=\(relay), delay=\(seconds(now - request.arrivalTime)), delays=\(seconds(a))/\(seconds(b))/\(seconds(connect))/\(seconds(transmit))"
+        line += ", relay=\(relay)"
+        if connectionUse > 1 { line += ", conn_use=\(connectionUse)" }
+        line += ", delay=\(seconds(now - request.arrivalTime)), delays=\(seconds(a))/\(seconds(b))/\(seconds(connect))/\(seconds(transmit))"
         line += ", dsn=\(result.dsn), status=\(result.status.rawValue) (\(result.reason))"
         return line
     }
