@@ -7,9 +7,11 @@
 import Foundation
 import XCTest
 
+@testable import Shared
+
 final class DNSServer {
     let port: UInt16
-    private let process: Process
+    let pid: pid_t
 
     /// `address@port` for postern_dns_server.
     var address: String { "127.0.0.1@\(port)" }
@@ -17,29 +19,43 @@ final class DNSServer {
     /// The main.cf line that points Postern at this server.
     var parameter: String { "postern_dns_server = \(address)" }
 
-    /// Starts dnsmasq with RECORDS (dnsmasq options such as `--mx-host=…`).
+    /// Starts dnsmasq with RECORDS (dnsmasq options such as `--mx-host=…`). It is
+    /// started with posix_spawn, not Foundation's Process: that one reaps its children
+    /// with a blocking wait on a shared thread, so a long-lived child stops every later
+    /// Process (runProgram) from ever finishing.
     init(_ records: [String]) throws {
         var lastError = ""
         for _ in 0..<5 {
             let port = freePort()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-            process.arguments = [
-                "--no-daemon", "--keep-in-foreground", "--port=\(port)", "--listen-address=127.0.0.1",
+            let log = NSTemporaryDirectory() + "dnsmasq-\(port).log"
+            let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            let nullFD = open("/dev/null", O_RDONLY)
+            defer {
+                close(logFD)
+                close(nullFD)
+                unlink(log)
+            }
+            let argv = [
+                "/usr/sbin/dnsmasq", "--no-daemon", "--keep-in-foreground", "--port=\(port)", "--listen-address=127.0.0.1",
                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
                 "--local=/#/", "--user=\(DNSServer.user)",
             ] + records
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            if eventually(5, { !process.isRunning || LineClient(port: port) != nil }), process.isRunning {
+            let pid = try Spawn.run(argv, environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], stdio: [nullFD, logFD, logFD])
+            var status: Int32?
+            let settled = eventually(5) {
+                status = status ?? DNSServer.exited(pid)
+                return status != nil || LineClient(port: port) != nil
+            }
+            if settled && status == nil {
                 self.port = port
-                self.process = process
+                self.pid = pid
                 return
             }
-            process.waitUntilExit()
-            lastError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            if status == nil {
+                kill(pid, SIGKILL)
+                _ = DNSServer.reap(pid)
+            }
+            lastError = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         }
         throw NSError(domain: "DNSServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "dnsmasq did not start: \(lastError)"])
     }
@@ -48,10 +64,20 @@ final class DNSServer {
     static let user = getuid() == 0 ? "nobody" : String(cString: getpwuid(getuid()).pointee.pw_name)
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        kill(pid, SIGTERM)
+        _ = DNSServer.reap(pid)
+    }
+
+    /// The exit status when PID has ended (and is reaped), nil while it runs.
+    static func exited(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid ? status : nil
+    }
+
+    static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
     }
 
     /// A `postern_dns_server` value where no server answers.
