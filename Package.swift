@@ -33,6 +33,8 @@ let package = Package(
         .testTarget(name: "qmgrTests", dependencies: ["qmgr", "Shared"], path: "Tests/qmgrTests"),
         .testTarget(name: "localTests", dependencies: ["local", "Shared"], path: "Tests/localTests"),
         .testTarget(name: "sendmailTests", dependencies: ["sendmail", "Shared"], path: "Tests/sendmailTests"),
+        .testTarget(name: "anvilTests", dependencies: ["anvil", "Shared"], path: "Tests/anvilTests"),
+        .testTarget(name: "spawnTests", dependencies: ["spawn", "Shared"], path: "Tests/spawnTests"),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Shared"],

@@ -62,53 +62,33 @@ struct MessageCopy {
         buffer.reserveCapacity(MessageCopy.pieceSize + 4096)
         buffer.append(contentsOf: prefix(now: time(nil)).utf8)
         var sinkError: Error?
-        let quote = options.contains(.quoteFrom)
-        if !quote {
-            try copyWhole(into: &buffer, to: sink)
-            return
-        }
-        do {
-            try source.readLines { line in
-                if quote && line.count >= 5 && line.starts(with: "From ".utf8) { buffer.append(UInt8(ascii: ">")) }
-                buffer.append(contentsOf: line)
-                buffer.append(10)
-                if buffer.count >= MessageCopy.pieceSize {
-                    do {
-                        try sink(buffer)
-                    } catch {
-                        sinkError = error
-                        return false
-                    }
-                    buffer.removeAll(keepingCapacity: true)
-                }
-                return true
+        /// Hands full pieces to SINK; false once it failed.
+        func flushFull() -> Bool {
+            guard buffer.count >= MessageCopy.pieceSize else { return true }
+            do {
+                try sink(buffer)
+            } catch {
+                sinkError = error
+                return false
             }
-        } catch {
-            throw CopyError.read(MessageCopy.systemError(error))
+            buffer.removeAll(keepingCapacity: true)
+            return true
         }
-        if let sinkError { throw CopyError.write(MessageCopy.systemError(sinkError)) }
-        if options.contains(.blankLine) { buffer.append(10) }
         do {
-            if !buffer.isEmpty { try sink(buffer) }
-        } catch {
-            throw CopyError.write(MessageCopy.systemError(error))
-        }
-    }
-
-    /// The content in large pieces, as stored: nothing to quote (Maildir, commands).
-    func copyWhole(into buffer: inout [UInt8], to sink: ([UInt8]) throws -> Void) throws {
-        var sinkError: Error?
-        do {
-            try source.readContent { piece in
-                guard sinkError == nil else { return }
-                buffer.append(contentsOf: piece)
-                guard buffer.count >= MessageCopy.pieceSize else { return }
-                do {
-                    try sink(buffer)
-                } catch {
-                    sinkError = error
+            if options.contains(.quoteFrom) {
+                try source.readLines { line in
+                    if line.count >= 5 && line.starts(with: "From ".utf8) { buffer.append(UInt8(ascii: ">")) }
+                    buffer.append(contentsOf: line)
+                    buffer.append(10)
+                    return flushFull()
                 }
-                buffer.removeAll(keepingCapacity: true)
+            } else {
+                // Nothing to quote (Maildir, commands): the content in large pieces, as stored.
+                try source.readContent { piece in
+                    guard sinkError == nil else { return }
+                    buffer.append(contentsOf: piece)
+                    _ = flushFull()
+                }
             }
         } catch {
             throw CopyError.read(MessageCopy.systemError(error))

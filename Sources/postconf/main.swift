@@ -40,8 +40,8 @@ case .edit: postconf.edit(options.operands)
 case .remove, .commentOut: postconf.remove(options.operands, commentOut: mode == .commentOut)
 case .services: postconf.showServices(options.operands)
 case .tableTypes: print(TableRegistry.typeNames.joined(separator: "\n"))
-case .saslServers: print("cyrus\ndovecot")
-case .saslClients: print("cyrus")
+case .saslServers: print(SASLServerFactory.serverTypes.joined(separator: "\n"))
+case .saslClients: print(SASLServerFactory.clientTypes.joined(separator: "\n"))
 }
 exit(0)
 

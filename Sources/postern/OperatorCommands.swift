@@ -41,6 +41,11 @@ struct OperatorCommands {
             }
         }
         if access(daemons + "/master", X_OK) != 0 { Log.fatal("\(daemons)/master: \(errnoText())") }
+        do {
+            for w in try TLSConfigurationCheck.smtpdWarnings(directory: directory, master: loaded.master) { Log.warning(w) }
+        } catch {
+            Log.fatal("\(error)")
+        }
         return loaded
     }
 

@@ -15,6 +15,12 @@ struct EnvelopeInfo {
     var dsnRet: String?
     var saslMethod: String?
     var saslUsername: String?
+    /// MAIL FROM's AUTH= address, for an authenticated client.
+    var saslSender: String?
+    /// The Received: header's `with` word (ESMTPS, ESMTPSA; protocolName when nil) and its
+    /// TLS comment lines (SessionTLS.swift).
+    var receivedProtocol: String?
+    var receivedComments: [String] = []
     var arrivalSeconds = 0
     var arrivalMicros = 0
 }

@@ -14,6 +14,8 @@ final class QueueStore: MessageStore {
     /// Whether the current client may have missing headers added
     /// (local_header_rewrite_clients); set per connection.
     var addMissingHeaders = false
+    /// smtpd_sasl_authenticated_header: `(Authenticated sender: USER)` in Received:.
+    let authenticatedHeader: Bool
 
     /// Made once per process: the queue directory stays open and settings stay expanded.
     init(config: MainConfig, settings: SMTPDSettings, rewriter: AddressRewriter) {
@@ -22,6 +24,7 @@ final class QueueStore: MessageStore {
         cleanupSettings = CleanupSettings(config: config)
         self.settings = settings
         qmgrSocket = config.value("queue_directory") + "/public/" + config.value("queue_service_name")
+        authenticatedHeader = config.bool("smtpd_sasl_auth_enable") && config.bool("smtpd_sasl_authenticated_header")
     }
 
     func begin(_ envelope: EnvelopeInfo) throws -> MessageTransaction {
@@ -53,6 +56,7 @@ final class QueueTransaction: MessageTransaction {
         if let r = envelope.dsnRet { attributes.append(.init(name: QueueEnvelope.dsnReturnKey, value: r)) }
         if let m = envelope.saslMethod { attributes.append(.init(name: QueueEnvelope.saslMethodKey, value: m)) }
         if let u = envelope.saslUsername { attributes.append(.init(name: QueueEnvelope.saslUsernameKey, value: u)) }
+        if let s = envelope.saslSender { attributes.append(.init(name: QueueEnvelope.saslSenderKey, value: s)) }
         writer.envelope = QueueEnvelope(
             arrivalSeconds: envelope.arrivalSeconds, arrivalMicros: envelope.arrivalMicros,
             sender: try store.rewriter.sender(envelope.sender),
@@ -71,12 +75,13 @@ final class QueueTransaction: MessageTransaction {
     }
 
     func beginContent(recipients: [String]) throws {
-        var protocolName = info.protocolName
+        var protocolName = info.receivedProtocol ?? info.protocolName
         if info.smtputf8 { protocolName = "UTF8SMTP" + protocolName.dropFirst(protocolName.hasPrefix("ESMTP") ? 5 : 4) }
         let received = ReceivedHeader.smtp(
             heloName: info.helo, clientName: info.client.name, clientAddress: info.client.address, protocolName: protocolName,
             myhostname: store.settings.myhostname, mailName: store.settings.mailName, queueID: writer.queueID,
-            recipient: recipients.count == 1 ? recipients[0] : nil, time: Clock.now().seconds)
+            recipient: recipients.count == 1 ? recipients[0] : nil, time: Clock.now().seconds,
+            commentLines: info.receivedComments, authenticatedSender: store.authenticatedHeader ? info.saslUsername : nil)
         let message = CleanupMessage(
             queueID: writer.queueID, queueFileTime: writer.creationTime.seconds, arrivalTime: info.arrivalSeconds,
             sender: info.sender, addMissingHeaders: store.addMissingHeaders, receivedHeader: received)

@@ -32,6 +32,8 @@ struct CheckContext {
     /// CONNECT, EHLO, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, VRFY or ETRN.
     var protocolState = "CONNECT"
     var etrnDomain: String?
+    /// The MAIL transaction's instance id for policy servers ("" before the first MAIL).
+    var instance = ""
     /// The session's access-check bookkeeping (CheckState.swift).
     var checks = CheckState()
 }

@@ -14,6 +14,8 @@ enum NextInput: Equatable {
     case chunk(Int, last: Bool)
     /// Close after sending the replies.
     case disconnect
+    /// Send the replies, drop unread input and run the TLS handshake (STARTTLS).
+    case startTLS
 }
 
 struct SessionOutcome {
@@ -51,8 +53,12 @@ final class SMTPSession {
     var saslSender: String?
     /// An AUTH exchange waiting for the client's next response line (SessionAuth.swift).
     var authExchange: AuthExchange?
+    /// SASL for this session; nil when smtpd_sasl_auth_enable = no (SessionAuth.swift).
+    var sasl: SessionSASL?
     /// What TLS negotiated on this connection (SessionTLS.swift).
     var tls = TLSSessionState()
+    /// This process's TLS set-up (SessionTLS.swift).
+    var tlsServer = SMTPDTLS.disabled
     /// The master.cf service name, for anvil idents and log lines.
     var serviceName = "smtp"
     /// The local end of the connection.
@@ -62,6 +68,12 @@ final class SMTPSession {
     var content = ContentState()
     /// Asks for a deferred-mail flush for ETRN; false when that failed.
     var flushSite: (String) -> Bool = { _ in true }
+    /// The anvil limits of this process (SessionLimits.swift); nil = none set.
+    var limits: ClientLimits?
+    /// The current MAIL transaction's id for policy servers, and how many MAIL commands
+    /// this session accepted.
+    var instance = ""
+    var transactionCount = 0
     /// What the access checks remember across commands (CheckState.swift).
     let checks = CheckState()
 
@@ -82,6 +94,8 @@ final class SMTPSession {
         ctx.serverAddress = serverAddress
         ctx.serverPort = serverPort
         ctx.protocolState = lastCommand
+        ctx.recipientCount = recipients.count
+        ctx.instance = instance
         ctx.checks = checks
         return ctx
     }
@@ -90,9 +104,13 @@ final class SMTPSession {
 
     // MARK: greeting and commands
 
+    /// The `connect from` line, first of all (before a wrapper-mode handshake).
+    func connected() {
+        log.connect(client)
+    }
+
     /// The 220 banner, or the client list's refusal when smtpd_delay_reject = no.
     func greeting() -> SessionOutcome {
-        log.connect(client)
         if let refusal = connectionLimit() {
             return SessionOutcome(replies: [refusal], next: .disconnect)
         }
@@ -105,8 +123,8 @@ final class SMTPSession {
     }
 
     /// Handles one command line (without CRLF; TRUNCATED if it was longer than the limit).
-    func command(_ raw: [UInt8]) -> SessionOutcome {
-        if authExchange != nil { return authResponse(raw) }
+    func command(_ raw: [UInt8], truncated: Bool = false) -> SessionOutcome {
+        if authExchange != nil { return authResponse(raw, truncated: truncated) }
         let line = String(decoding: raw, as: UTF8.self)
         let words = splitFields(line)
         guard let verbWord = words.first else {
@@ -127,6 +145,7 @@ final class SMTPSession {
             if refusal.code == 421 || refusal.code == 521 { return finish(refusal, command: verb) }
             return finish(SMTPReply(503, "5.7.0", "Error: access denied for \(client.nameAddress)"), command: verb)
         }
+        if let refusal = tlsGate(verb) { return refusal }
         lastCommand = verb
         var outcome: SessionOutcome
         switch verb {
@@ -200,7 +219,9 @@ final class SMTPSession {
 
     /// The disconnect line, once the session is over.
     func end() {
+        authAbandoned()
         resetTransaction()
+        releaseConnectionLimit()
         log.disconnect(client)
     }
 
@@ -209,6 +230,7 @@ final class SMTPSession {
         transaction?.abort()
         transaction = nil
         sender = nil
+        saslSender = nil
         envelope = nil
         recipients = []
         rejectedRecipients = 0

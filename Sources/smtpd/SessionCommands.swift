@@ -83,7 +83,7 @@ extension SMTPSession {
                 }
                 info.dsnEnvid = envid
             } else if upper.hasPrefix("AUTH=") {
-                continue  // accepted and ignored until SASL is enabled
+                if let refusal = authMailParameter(String(parameter.dropFirst(5)), &info) { return SessionOutcome(replies: [refusal]) }
             } else {
                 return SessionOutcome(replies: [SMTPReply(555, "5.5.4", "Unsupported option: \(parameter)")])
             }
@@ -106,9 +106,14 @@ extension SMTPSession {
         let now = Clock.now()
         info.arrivalSeconds = now.seconds
         info.arrivalMicros = now.micros
+        instance = PolicyRequest.instance(pid: getpid(), seconds: now.seconds, micros: now.micros, sequence: transactionCount)
+        transactionCount += 1
         info.saslMethod = saslMethod
         info.saslUsername = saslUsername
+        info.receivedProtocol = receivedProtocolName
+        info.receivedComments = receivedTLSComments
         sender = path.address
+        saslSender = info.saslSender
         envelope = info
         declaredSize = sizeGiven
         return SessionOutcome(replies: [SMTPReply(250, "2.1.0", "Ok")])
@@ -164,7 +169,7 @@ extension SMTPSession {
             if transaction == nil {
                 let t = try store.begin(info)
                 transaction = t
-                log.clientLine(t.queueID, client, saslMethod: saslMethod, saslUsername: saslUsername)
+                log.clientLine(t.queueID, client, saslMethod: saslMethod, saslUsername: saslUsername, saslSender: saslSender)
                 info.arrivalSeconds = envelope?.arrivalSeconds ?? info.arrivalSeconds
             }
             let written = path.written.hasPrefix("<") ? String(path.written.dropFirst().dropLast()) : path.written

@@ -91,6 +91,7 @@ extension SMTPSession {
         guard let t = transaction else { return SMTPReply(451, "4.3.0", "Error: queue file write error") }
         var ctx = context
         ctx.recipient = recipients.count == 1 ? recipients[0] : nil
+        ctx.protocolState = "END-OF-MESSAGE"
         if let refusal = restrictions.checkData(ctx, endOfData: true) {
             log.reject("END-OF-MESSAGE", client, refusal, ctx, queueID: t.queueID, recipient: nil)
             return refusal

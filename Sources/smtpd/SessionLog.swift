@@ -27,9 +27,10 @@ final class SessionLog {
         if success { ok[key, default: 0] += 1 }
     }
 
-    func clientLine(_ queueID: String, _ client: ClientIdentity, saslMethod: String?, saslUsername: String?) {
+    func clientLine(_ queueID: String, _ client: ClientIdentity, saslMethod: String?, saslUsername: String?, saslSender: String? = nil) {
         var line = "\(queueID): client=\(client.nameAddress)"
         if let m = saslMethod, let u = saslUsername { line += ", sasl_method=\(m), sasl_username=\(u)" }
+        if let s = saslSender { line += ", sasl_sender=\(s)" }
         Log.info(line)
     }
 

@@ -3,7 +3,18 @@
 import Glibc
 import Shared
 
-let runtime = ServiceRuntime(program: "smtpd")
+// Certificates and keys are read, and the SASL library loads its plug-ins, while the
+// process still has its privileges and sees the whole file system.
+var tlsSetup = SMTPDTLS.disabled
+var saslSetup: SMTPDSASL?
+let runtime = ServiceRuntime(program: "smtpd") { runtime in
+    tlsSetup = SMTPDTLS(config: runtime.config, serviceName: runtime.serviceName)
+    do {
+        saslSetup = try SMTPDSASL.load(runtime.config)
+    } catch {
+        Log.fatal("\(error)")
+    }
+}
 let settings = SMTPDSettings(runtime.config)
 let restrictions: Restrictions
 do {
@@ -13,6 +24,7 @@ do {
 } catch {
     Log.fatal("\(error)")
 }
+let clientLimits = ClientLimits(config: runtime.config)
 let rewriteClients = runtime.config.list("local_header_rewrite_clients")
 let flushSocket = runtime.config.value("queue_directory") + "/public/" + runtime.config.value("queue_service_name")
 let store: QueueStore
@@ -39,7 +51,10 @@ SingleServer.run(runtime) { fd in
     let session = SMTPSession(settings: settings, restrictions: restrictions, store: store, client: client)
     session.flushSite = { _ in TriggerServer.send(flushSocket, [UInt8(ascii: "F")]) }
     session.serviceName = runtime.serviceName
+    session.limits = clientLimits
+    session.tlsServer = tlsSetup
     session.serverAddress = local ?? ""
     session.serverPort = localEnd?.port ?? 0
+    session.sasl = saslSetup.map(SessionSASL.init)
     Connection(descriptor: fd, session: session, settings: settings).run()
 }

@@ -13,6 +13,8 @@ public final class MultiServer {
     public var onReadable: (BufferedStream) -> Bool = { _ in false }
     /// Called when a connection closes.
     public var onDisconnect: (BufferedStream) -> Void = { _ in }
+    /// Called once when the process exits because the master went away.
+    public var onExit: () -> Void = {}
     var clients: [Int32: BufferedStream] = [:]
 
     public init(_ runtime: ServiceRuntime) {
@@ -21,7 +23,7 @@ public final class MultiServer {
 
     /// Runs forever (exits when the master goes away).
     public func run() -> Never {
-        runtime.serveEvents(on: loop) { [unowned self] fd in self.accept(fd) }
+        runtime.serveEvents(on: loop, accept: { [unowned self] fd in self.accept(fd) }, beforeExit: { [unowned self] in self.onExit() })
     }
 
     func accept(_ listener: Int32) {

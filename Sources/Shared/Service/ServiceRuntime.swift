@@ -22,7 +22,9 @@ public final class ServiceRuntime {
     public let maxIdle: Int
 
     /// Sets up a daemon started by the master. Exits with a fatal error when run by hand.
-    public init(program: String) {
+    /// BEFOREPRIVILEGEDROP runs with the configuration read and logging set up, while the
+    /// process still has its privileges and sees the whole file system (TLS keys).
+    public init(program: String, beforePrivilegeDrop: ((ServiceRuntime) -> Void)? = nil) {
         self.program = program
         Log.tag = "postfix/" + program
         postern_ignore_signal(SIGPIPE)
@@ -75,6 +77,7 @@ public final class ServiceRuntime {
         listenDescriptors = (0..<Int32(listenCount)).map { ServiceFD.firstListen + $0 }
         maxUse = config.int("max_use")
         maxIdle = config.seconds("max_idle")
+        beforePrivilegeDrop?(self)
         enterQueueDirectory()
     }
 
@@ -106,14 +109,17 @@ public final class ServiceRuntime {
 extension ServiceRuntime {
     /// The event-loop flavours' common start: listen sockets non-blocking and watched
     /// (ACCEPT gets the listener that is ready), exit when the master closes fd 5, then
-    /// run LOOP for the life of the process.
-    public func serveEvents(on loop: EventLoop, accept: @escaping (Int32) -> Void) -> Never {
+    /// run LOOP for the life of the process. BEFOREEXIT runs when the master went away.
+    public func serveEvents(on loop: EventLoop, accept: @escaping (Int32) -> Void, beforeExit: @escaping () -> Void = {}) -> Never {
         for fd in listenDescriptors {
             postern_set_nonblock(fd, 1)
             loop.watch(fd) { fd, _ in accept(fd) }
         }
         loop.watch(ServiceFD.status) { _, _ in
-            if StatusChannel.masterGone() { exit(0) }
+            if StatusChannel.masterGone() {
+                beforeExit()
+                exit(0)
+            }
         }
         loop.run()
         exit(0)
