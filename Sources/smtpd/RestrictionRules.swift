@@ -111,7 +111,9 @@ extension Restrictions {
             return mynetworks.matches(address: ctx.client.address, name: ctx.client.name)
                 ? permit(name, .client, ctx.client.nameAddress, ctx) : .dunno
         case "permit_sasl_authenticated":
-            return ctx.saslUsername != nil ? permit(name, .client, ctx.client.nameAddress, ctx) : .dunno
+            // An ANONYMOUS login is no login for relaying.
+            let loggedIn = ctx.saslUsername.map { !$0.isEmpty } ?? false && ctx.saslMethod?.uppercased() != "ANONYMOUS"
+            return loggedIn ? permit(name, .client, ctx.client.nameAddress, ctx) : .dunno
         default:
             return nil
         }
