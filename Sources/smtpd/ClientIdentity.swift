@@ -58,6 +58,12 @@ struct ClientIdentity {
     /// /etc/hosts, read once per process.
     static let systemHosts = HostsFile.read()
 
+    /// Reads what the lookups need (resolv.conf, /etc/hosts) before a chroot hides it.
+    static func prepare(_ config: MainConfig) {
+        let resolver = DNSResolver.shared(config: config)
+        if resolver.usesSystemConfiguration { _ = systemHosts.name(for: "127.0.0.1") }
+    }
+
     /// The name of ADDRESS: reverse lookup, then forward confirmation (HOSTS first).
     static func lookup(address: String, port: UInt16, resolver: DNSResolver, hosts: HostsFile?) -> ClientIdentity {
         func unknown(_ status: PeerNameStatus, reverse: String = "unknown", reverseStatus: PeerNameStatus? = nil) -> ClientIdentity {

@@ -112,10 +112,8 @@ final class Restrictions {
     let unknownAddressDefersIfPermit: Bool
     /// smtpd_log_access_permit_actions.
     let permitLogActions: Set<String>
-    /// The DNS resolver, made on first use (not every smtpd needs one).
+    /// The process's DNS resolver (its cache keeps answers for their TTL).
     lazy var dns: DNSResolver = DNSResolver.shared(config: config)
-    /// RBL answers by query name, for this process.
-    var rblCache: [String: RBLAnswer] = [:]
 
     init(config: MainConfig, settings: SMTPDSettings) throws {
         self.config = config

@@ -103,6 +103,11 @@ extension SMTPSession {
             log.reject("END-OF-MESSAGE", client, refusal, ctx, queueID: t.queueID, recipient: nil)
             return refusal
         }
+        if checks.discard {
+            t.abort()
+            transaction = nil
+            return success(t.queueID)
+        }
         do {
             let messageID = try t.commit()
             transaction = nil

@@ -3,12 +3,14 @@
 import Glibc
 import Shared
 
-// Certificates and keys are read, and the SASL library loads its plug-ins, while the
-// process still has its privileges and sees the whole file system.
+// Certificates and keys are read, the SASL library loads its plug-ins, and the DNS
+// resolver reads resolv.conf and /etc/hosts, while the process still has its privileges
+// and sees the whole file system.
 var tlsSetup = SMTPDTLS.disabled
 var saslSetup: SMTPDSASL?
 let runtime = ServiceRuntime(program: "smtpd") { runtime in
     tlsSetup = SMTPDTLS(config: runtime.config, serviceName: runtime.serviceName)
+    ClientIdentity.prepare(runtime.config)
     do {
         saslSetup = try SMTPDSASL.load(runtime.config)
     } catch {

@@ -229,3 +229,17 @@ final class RestrictionEngineTests: XCTestCase {
         XCTAssertNil(IPMatch("127.0.0.[5..2]"))
     }
 }
+
+extension RestrictionEngineTests {
+    func testDiscardAcceptsAndDropsTheMessage() throws {
+        let s = try session("smtpd_recipient_restrictions = check_recipient_access inline:{ alice@example.test=DISCARD }, reject")
+        XCTAssertEqual(dialog(s, ["EHLO client.example.org", "MAIL FROM:<a@example.org>", "RCPT TO:<alice@example.test>", "RCPT TO:<bob@example.test>",
+                                  "DATA"]).suffix(3), ["250 2.1.5 Ok", "250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>"])
+        s.contentLine(Array("Subject: x".utf8)[...])
+        XCTAssertTrue(s.endOfData().replies[0].description.hasPrefix("250 2.0.0 Ok: queued as "))
+        XCTAssertTrue(store.transactions[0].aborted)
+        XCTAssertFalse(store.transactions[0].committed)
+        XCTAssertEqual(dialog(s, ["MAIL FROM:<a@example.org>", "RCPT TO:<bob@example.test>"]).last,
+                       "554 5.7.1 <bob@example.test>: Recipient address rejected: Access denied", "DISCARD lasts one transaction")
+    }
+}
