@@ -1,10 +1,12 @@
 // Maildir delivery (Postfix's maildir.c and the Maildir rules), done as the recipient
-// so that files and folders are theirs: create `tmp/<sec>.P<pid>.<host>` (O_EXCL, mode
-// 0600; `tmp/` and missing parents created 0700), write Return-Path:, X-Original-To:,
-// Delivered-To: and the message, link() it to `new/<sec>.V<dev hex>I<inode hex>M<usec>.<host>`
+// so that files and folders are theirs: create the file in `tmp/` (unnamed with O_TMPFILE
+// where the file system allows, else `tmp/<sec>.P<pid>.<host>` with O_EXCL; mode 0600;
+// `tmp/` and missing parents created 0700), write Return-Path:, X-Original-To:,
+// Delivered-To: and the message, link it to `new/<sec>.V<dev hex>I<inode hex>M<usec>.<host>`
 // (creating `new/` and `cur/`), fsync the file (on journalling file systems that one
 // fsync makes the data and the new name durable together; the parent of every folder just
-// created is synced too), and unlink the tmp name. Only then is the delivery done.
+// created is synced too), and unlink a tmp name. Only then is the delivery done.
+import CSupport
 import Glibc
 import Shared
 
@@ -32,17 +34,24 @@ enum MaildirDelivery {
 
     /// The work done as the recipient.
     static func store(_ copy: MessageCopy, maildir: String, start: timeval, hostName: String) -> StepOutcome {
-        let tmpName = maildir + "tmp/\(start.tv_sec).P\(getpid()).\(hostName)"
         var created: [String] = []
-        var fd = open(tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 && errno == ENOENT {
+        let tmpName = maildir + "tmp/\(start.tv_sec).P\(getpid()).\(hostName)"
+        // An unnamed file in tmp/ (O_TMPFILE) where the file system has them: a crash leaves
+        // nothing behind, and the delivery changes one directory (new/) instead of three.
+        var named = false
+        var fd = unnamedFile(in: maildir + "tmp")
+        if fd == -2 {
             let failed = makeDirectories(maildir + "tmp", created: &created)
             if failed != 0 { return failure("create maildir file \(tmpName)", failed, otherwise: "5.2.0") }
+            fd = unnamedFile(in: maildir + "tmp")
+        }
+        if fd < 0 {
+            named = true
             fd = open(tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
         guard fd >= 0 else { return failure("create maildir file \(tmpName)", errno, otherwise: "5.2.0") }
         defer {
-            if unlink(tmpName) != 0 && errno != ENOENT { Log.warning("remove \(tmpName): \(errnoText())") }
+            if named && unlink(tmpName) != 0 && errno != ENOENT { Log.warning("remove \(tmpName): \(errnoText())") }
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -54,7 +63,8 @@ enum MaildirDelivery {
         let inode = String(UInt64(st.st_ino), radix: 16)
         let newName = maildir + "new/\(start.tv_sec).V\(device)I\(inode)M\(start.tv_usec).\(hostName)"
         if let failed = write(copy, fd: fd) { return failed }
-        if link(tmpName, newName) != 0 {
+        let linkNew = { named ? link(tmpName, newName) : postern_link_tmpfile(fd, AT_FDCWD, newName) }
+        if linkNew() != 0 {
             guard errno == ENOENT else {
                 let code = errno
                 close(fd)
@@ -66,7 +76,7 @@ enum MaildirDelivery {
                 close(fd)
                 return failure("create maildir file \(newName)", failed, otherwise: "5.2.0")
             }
-            guard link(tmpName, newName) == 0 else {
+            guard linkNew() == 0 else {
                 let code = errno
                 close(fd)
                 return failure("create maildir file \(newName)", code, otherwise: "5.2.0")
@@ -83,6 +93,16 @@ enum MaildirDelivery {
         guard close(fd) == 0 else { return failure("error writing message", errno, otherwise: "5.3.0") }
         for directory in created { FileIO.syncDirectory(parent(of: directory)) }
         return .sent("delivered to maildir")
+    }
+
+    /// An unnamed file (mode 0600) in DIRECTORY; -2 when DIRECTORY does not exist, -1
+    /// when unnamed files cannot be made there (the caller then uses a named tmp file).
+    static func unnamedFile(in directory: String) -> Int32 {
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { return errno == ENOENT ? -2 : -1 }
+        defer { close(dirfd) }
+        let fd = postern_open_tmpfile(dirfd, 0o600)
+        return fd >= 0 ? fd : -1
     }
 
     /// Writes the message to FD; the outcome when that failed (FD then closed).

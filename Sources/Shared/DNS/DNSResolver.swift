@@ -27,7 +27,10 @@ public final class DNSResolver {
     /// The `inet_protocols` families `addresses` asks for.
     let askIPv4: Bool
     let askIPv6: Bool
+    /// unbound's context, made at the first lookup: a process that never asks (most smtpd
+    /// sessions from listed clients, qmgr, local) does not pay for its caches and thread.
     private var context: OpaquePointer?
+    private var contextTried = false
     private let setupFailure: String?
     private var cache: [String: CachedAnswer] = [:]
     static let cacheLimit = 4096
@@ -60,7 +63,6 @@ public final class DNSResolver {
         }
         timeoutMs = system.timeoutSeconds * system.attempts * 1000
         setupFailure = nil
-        context = try DNSResolver.makeContext(servers, timeoutMs: timeoutMs)
     }
 
     private init(failure: String) {
@@ -153,7 +155,7 @@ public final class DNSResolver {
 
     /// One asynchronous query, waited for until the deadline; cancelled after it.
     private func resolve(_ name: String, _ type: DNSRecordType) -> (DNSResult<[[UInt8]]>, Int) {
-        guard let context else { return (.failed(reason: "DNS resolver unavailable"), 0) }
+        guard let context = readyContext() else { return (.failed(reason: "DNS resolver unavailable"), 0) }
         let pending = PendingQuery()
         let token = Unmanaged.passRetained(pending)
         var id: Int32 = 0
@@ -182,6 +184,19 @@ public final class DNSResolver {
     }
 
     // MARK: set-up
+
+    /// The unbound context, made on first use; nil (logged once) when unbound refuses the
+    /// settings or the set-up failed earlier.
+    private func readyContext() -> OpaquePointer? {
+        if contextTried || setupFailure != nil { return context }
+        contextTried = true
+        do {
+            context = try DNSResolver.makeContext(servers, timeoutMs: timeoutMs)
+        } catch {
+            Log.warning("DNS resolver unavailable: \(error)")
+        }
+        return context
+    }
 
     /// `1.2.3.4`, `1.2.3.4@5353`, `::1@53` → unbound's `address@port` form; nil if malformed.
     static func serverAddress(_ entry: String) -> String? {
