@@ -1,7 +1,6 @@
-// One connection from qmgr: delivery requests one after another on a kept-open socket,
-// each answered with one result per recipient. Between requests, connections kept in
-// the cache are closed when their idle time runs out. A malformed request, a time-out or
-// a broken connection ends the loop; the requests answered before it stay answered.
+// One connection from qmgr to smtp: the shared delivery-agent loop (DeliveryAgentLoop),
+// answering with one result per recipient; between requests, connections kept in the
+// cache are closed when their idle time runs out.
 import Glibc
 import Shared
 
@@ -9,30 +8,9 @@ enum RequestLoop {
     /// Serves the requests arriving on FD until qmgr closes it; TIMEOUTMS limits each
     /// wait for a request or for qmgr to take a reply.
     static func serve(_ fd: Int32, agent: SMTPAgent, timeoutMs: Int) {
-        let stream = BufferedStream(descriptor: fd, timeoutMs: timeoutMs)
         defer { agent.cache.closeAll() }
-        while true {
-            waitWhileCaching(stream, agent.cache)
-            let list: AttributeList
-            do {
-                guard let next = try stream.readAttributes(xtext: true) else { return }
-                list = next
-            } catch {
-                Log.warning("read delivery request: \(error)")
-                return
-            }
-            guard let request = DeliveryRequest(list) else {
-                Log.warning("malformed delivery request: \(list)")
-                return
-            }
-            let results = agent.deliver(request)
-            stream.writeAttributes(DeliveryReply.attributes(results), xtext: true)
-            do {
-                try stream.flush()
-            } catch {
-                Log.warning("\(request.queueID): send delivery reply: \(error)")
-                return
-            }
+        DeliveryAgentLoop.serve(fd, timeoutMs: timeoutMs, beforeWait: { waitWhileCaching($0, agent.cache) }) { request in
+            DeliveryReply.attributes(agent.deliver(request))
         }
     }
 
