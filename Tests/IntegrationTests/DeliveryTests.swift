@@ -242,7 +242,8 @@ final class DeliveryTests: XCTestCase {
         XCTAssertTrue(eventually(120) {
             inst.run("postern", ["flush"])
             return Set(deliveredIDs()).count >= accepted
-        }, "every accepted message arrives: \(Set(deliveredIDs()).count) of \(accepted)")
+        }, "every accepted message arrives: \(Set(deliveredIDs()).count) of \(accepted); queue: "
+            + inst.run("postqueue", ["-p"]).stdout.suffix(2000) + "\nlog tail: " + inst.log.suffix(4000))
         let ids = deliveredIDs()
         print("crash test: \(accepted) accepted, \(kills) kills, \(ids.count - Set(ids).count) duplicate deliveries")
         XCTAssertGreaterThanOrEqual(accepted, count, "smtp-source's messages were all accepted")
