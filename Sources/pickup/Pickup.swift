@@ -4,7 +4,8 @@
 // user's submission gets pickup's Received: header (`by HOST (Postern, from userid N)`,
 // N being the file's owner, which a user cannot fake; postdrop's `uid` attribute is
 // only kept for postcat), its sender and recipients qualified with myorigin, and the
-// missing Message-Id:/Date:/From: headers. A file that postsuper -r wrote (owned by
+// missing Message-Id:/Date:/From: headers, and its envelope rewritten as smtpd rewrites
+// one (canonical maps, masquerading, virtual aliases). A file that postsuper -r wrote (owned by
 // pickup's own user and carrying `orig_id`) keeps its content, arrival time and
 // attributes. What a user may have put in maildrop/ is untrusted: anything that is not
 // a regular file with one link is removed; what cannot be read, or what cleanup refuses
@@ -16,6 +17,8 @@ final class Pickup {
     let queue: QueueDirectory
     let cleanupSettings: CleanupSettings
     let resolver: AddressResolver
+    /// canonical, masquerading and virtual alias rewriting, as smtpd applies it.
+    let rewriter: AddressRewriter
     let qmgrSocket: String
 
     /// pickup for CONFIG; throws when a table the address resolver needs cannot be opened.
@@ -27,6 +30,7 @@ final class Pickup {
         settings.messageSizeLimit = 0
         cleanupSettings = settings
         resolver = try AddressResolver(config: config)
+        rewriter = try AddressRewriter(config: config, resolver: resolver)
         qmgrSocket = config.value("queue_directory") + "/public/" + config.value("queue_service_name")
     }
 
@@ -73,7 +77,8 @@ final class Pickup {
     func copy(_ file: QueueFile, from fd: Int32, owner: Int, modified: Int, requeued: Bool) throws -> CleanupRejection? {
         let writer = try QueueFileWriter(directory: queue)
         let given = file.envelope
-        let sender = requeued ? given.sender : resolver.qualified(given.sender)
+        // A table that cannot be read throws: the maildrop file waits for the next scan.
+        let sender = requeued ? given.sender : try rewriter.sender(given.sender)
         var envelope = QueueEnvelope(arrivalSeconds: given.arrivalSeconds, arrivalMicros: given.arrivalMicros, sender: sender)
         for attribute in given.attributes where !Self.maildropOnly.contains(attribute.name) {
             envelope.attributes.append(attribute)
@@ -82,13 +87,17 @@ final class Pickup {
         writer.envelope = envelope
         for r in file.pendingRecipients {
             var recipient = r
-            if !requeued {
-                recipient.address = resolver.qualified(r.address)
-                recipient.originalRecipient = r.address
-            }
             recipient.isDone = false
             recipient.statusOffset = -1
-            writer.addRecipient(recipient)
+            guard !requeued else {
+                writer.addRecipient(recipient)
+                continue
+            }
+            recipient.originalRecipient = r.address
+            for address in try rewriter.recipients(r.address) {
+                recipient.address = address
+                writer.addRecipient(recipient)
+            }
         }
         let origin = given[QueueEnvelope.originalQueueIDKey].map { " orig_id=" + $0 } ?? ""
         Log.info("\(writer.queueID): uid=\(owner) from=<\(given.sender)>\(origin)")

@@ -26,6 +26,8 @@ final class OperatorsTests: XCTestCase {
             """, main: [
                 "mydomain = example.test", "myorigin = $mydomain", "mydestination = $myhostname, $mydomain, localhost",
                 "alias_maps =", "smtpd_error_sleep_time = 0",
+                "sender_canonical_maps = inline:{ canon@example.test=canonical.sender@example.test }",
+                "virtual_alias_maps = inline:{ { team@example.test = alice@example.test, bob@example.test } }",
             ])
         instance.start()
     }
@@ -141,6 +143,20 @@ final class OperatorsTests: XCTestCase {
         XCTAssertEqual(refused.status, 75)
         XCTAssertTrue(refused.stderr.contains("sendmail: fatal: nobody(65534): "), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("Permission denied"), refused.stderr)
+    }
+
+    /// Mail from sendmail is rewritten as mail from smtpd is: sender canonical maps and
+    /// virtual aliases apply to the envelope.
+    func testPickupRewritesTheEnvelope() throws {
+        let r = run("sendmail", ["-i", "-f", "canon@example.test", "team@example.test"], input: "Subject: rewrite\n\nx\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(eventually { !self.pickedUp(from: "canon@example.test").isEmpty }, instance.log)
+        let id = try XCTUnwrap(pickedUp(from: "canon@example.test").first)
+        waitFor([id])
+        let (file, _) = try content(id)
+        XCTAssertEqual(file.envelope.sender, "canonical.sender@example.test")
+        XCTAssertEqual(file.recipients.map(\.address), ["alice@example.test", "bob@example.test"])
+        XCTAssertEqual(file.recipients.map(\.originalRecipient), ["team@example.test", "team@example.test"])
     }
 
     /// A set-group-ID postdrop does not let an ordinary user name another configuration.
