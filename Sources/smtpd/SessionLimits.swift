@@ -91,29 +91,28 @@ extension SMTPSession {
 
     /// At MAIL FROM: smtpd_client_message_rate_limit.
     func messageRateLimit() -> SMTPReply? {
-        guard let limits = activeLimits, limits.messageRateLimit > 0,
-            let rate = limits.rate(AnvilProtocol.message, anvilIdent), rate > limits.messageRateLimit
-        else { return nil }
-        Log.warning("Message delivery request rate limit exceeded: \(rate) from \(client.nameAddress) for service \(serviceName)")
-        return SMTPReply(450, "4.7.1", "Error: too much mail from \(client.address)")
+        rateRefusal(AnvilProtocol.message, limit: activeLimits?.messageRateLimit ?? 0,
+                    warning: "Message delivery request rate limit exceeded", reply: "Error: too much mail from")
     }
 
     /// At RCPT TO and VRFY: smtpd_client_recipient_rate_limit.
     func recipientRateLimit() -> SMTPReply? {
-        guard let limits = activeLimits, limits.recipientRateLimit > 0,
-            let rate = limits.rate(AnvilProtocol.recipient, anvilIdent), rate > limits.recipientRateLimit
-        else { return nil }
-        Log.warning("Recipient address rate limit exceeded: \(rate) from \(client.nameAddress) for service \(serviceName)")
-        return SMTPReply(450, "4.7.1", "Error: too many recipients from \(client.address)")
+        rateRefusal(AnvilProtocol.recipient, limit: activeLimits?.recipientRateLimit ?? 0,
+                    warning: "Recipient address rate limit exceeded", reply: "Error: too many recipients from")
     }
 
     /// At AUTH: smtpd_client_auth_rate_limit.
     func authRateLimit() -> SMTPReply? {
-        guard let limits = activeLimits, limits.authRateLimit > 0,
-            let rate = limits.rate(AnvilProtocol.auth, anvilIdent), rate > limits.authRateLimit
-        else { return nil }
-        Log.warning("AUTH command rate limit exceeded: \(rate) from \(client.nameAddress) for service \(serviceName)")
-        return SMTPReply(450, "4.7.1", "Error: too many AUTH commands from \(client.address)")
+        rateRefusal(AnvilProtocol.auth, limit: activeLimits?.authRateLimit ?? 0,
+                    warning: "AUTH command rate limit exceeded", reply: "Error: too many AUTH commands from")
+    }
+
+    /// Counts REQUEST with anvil; past LIMIT (0 = none) logs WARNING and refuses with
+    /// `450 4.7.1 REPLY ADDRESS`.
+    func rateRefusal(_ request: String, limit: Int, warning: String, reply: String) -> SMTPReply? {
+        guard limit > 0, let limits = activeLimits, let rate = limits.rate(request, anvilIdent), rate > limit else { return nil }
+        Log.warning("\(warning): \(rate) from \(client.nameAddress) for service \(serviceName)")
+        return SMTPReply(450, "4.7.1", "\(reply) \(client.address)")
     }
 
     /// At STARTTLS, before the handshake: refuses with 454 when the client already used up
